@@ -1,0 +1,42 @@
+# Thin wrapper: CMake builds, this file only names the entry points.
+HOST ?= 127.0.0.1
+PORT ?= 3001
+JOBS ?= 2
+BUSTED = lua5.4 /usr/bin/busted
+
+.PHONY: all deps build run test test-build test-c test-lua test-integration clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build -j$(JOBS)
+
+run: build
+	./build/moonwire --host $(HOST) --port $(PORT) --scripts examples/hello
+
+# The test build runs every C file under ASan + UBSan with -Werror; the
+# integration suite starts that same sanitized binary.
+test-build: deps
+	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE=ON -DMW_WERROR=ON >/dev/null
+	@cmake --build build-test -j$(JOBS)
+
+test-c: test-build
+	cd build-test && ctest --output-on-failure
+
+test-lua: deps
+	$(BUSTED) spec
+
+# One file at a time: timing assertions (heartbeats ±100 ms) must not share
+# the 2 cores with another server under ASan.
+test-integration: test-build
+	@set -e; for f in spec/integration/*.test.mjs; do \
+	  echo "== $$f"; MOONWIRE_BIN=$(CURDIR)/build-test/moonwire node --test $$f; done
+
+test: test-c test-lua test-integration
+
+clean:
+	rm -rf build build-test

@@ -1,0 +1,144 @@
+/* Channels; see channel.h. */
+#include "channel.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conn.h"
+#include "session.h"
+#include "sse.h"
+
+static void on_evict(void *ud, uint32_t stream, uint64_t seq) {
+  ((mw_channel_t *)ud)->lost_upto = seq;
+}
+
+mw_channel_t *mw_channel_get(mw_server_t *s, const char *name, bool create) {
+  size_t len = strlen(name);
+  mw_hnode_t *n = mw_hmap_find(&s->channels, name, len);
+  if (n) return mw_container_of(n, mw_channel_t, hnode);
+  if (!create) return NULL;
+  mw_channel_t *ch = mw_calloc(1, sizeof *ch);
+  ch->name = mw_strndup(name, len);
+  ch->server = s;
+  mw_list_init(&ch->subscribers);
+  mw_eventlog_init(&ch->log, &s->log_limits, on_evict, ch);
+  mw_hmap_insert(&s->channels, &ch->hnode, ch->name, len);
+  return ch;
+}
+
+int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, size_t len,
+                       char *id_out, size_t *delivered) {
+  mw_server_t *s = ch->server;
+  uint64_t seq = mw_eventlog_next_seq(&ch->log);
+  snprintf(id_out, 48, "%s-%llu", s->epoch, (unsigned long long)seq);
+  mw_sse_event_t ev = {id_out, event, data, len, -1};
+  mw_frame_t *f = mw_sse_frame(&ev);
+  mw_eventlog_append(&ch->log, 0, seq, f, mw_server_now(s));
+  size_t n = 0;
+  mw_list_t *pos, *tmp;
+  /* A send may close the subscriber (slow consumer), unlinking only itself. */
+  mw_list_foreach_safe(pos, tmp, &ch->subscribers) {
+    mw_conn_t *c = mw_container_of(pos, mw_conn_t, sse.ch.link);
+    if (mw_conn_sse_send(c, f) == 0) n++;
+  }
+  mw_frame_unref(f);
+  if (delivered) *delivered = n;
+  return 0;
+}
+
+typedef struct {
+  mw_conn_t *conn;
+} replay_ctx_t;
+
+static void emit_replay(void *ud, mw_frame_t *f) {
+  replay_ctx_t *r = ud;
+  if (mw_conn_sse_send(r->conn, f) == 0) r->conn->server->metrics.events_replayed++;
+}
+
+int mw_channel_subscribe(mw_channel_t *ch, mw_conn_t *c, const char *last_event_id,
+                         const mw_kv_t *hdrs, size_t nhdrs, bool *gap) {
+  mw_server_t *s = ch->server;
+  *gap = false;
+  if (mw_conn_sse_start(c, hdrs, nhdrs) < 0) return 0;
+  c->sse_kind = MW_SSE_CHANNEL;
+  c->sse.ch.channel = ch;
+  mw_list_push_back(&ch->subscribers, &c->sse.ch.link);
+  ch->nsubscribers++;
+
+  /* The retry hint doubles as the first bytes, so proxies flush the headers. */
+  mw_sse_event_t hint = {NULL, NULL, NULL, 0, (int)s->config->retry_ms};
+  mw_frame_t *f = mw_sse_frame(&hint);
+  int rc = mw_conn_sse_send(c, f);
+  mw_frame_unref(f);
+  if (rc < 0 || !last_event_id || !*last_event_id) return 0;
+
+  const char *tag;
+  size_t tag_len;
+  uint64_t after = 0;
+  bool ours = mw_event_id_parse(last_event_id, &tag, &tag_len, &after) == 0 &&
+              tag_len == strlen(s->epoch) && memcmp(tag, s->epoch, tag_len) == 0;
+  replay_ctx_t r = {c};
+  /* An id from another process (or garbage) means the client's position is
+   * unknown: send what we hold and say so. */
+  mw_eventlog_replay(&ch->log, 0, ours ? after : 0, ch->lost_upto, mw_server_now(s), emit_replay,
+                     &r, gap);
+  if (!ours) *gap = true;
+  if (*gap) {
+    s->metrics.replay_gaps++;
+    mw_sse_send_gap(c, last_event_id);
+  }
+  return 0;
+}
+
+void mw_channel__unsubscribe(mw_conn_t *c) {
+  mw_channel_t *ch = c->sse.ch.channel;
+  mw_list_remove(&c->sse.ch.link);
+  ch->nsubscribers--;
+  c->sse.ch.channel = NULL;
+}
+
+static void channel_free(mw_server_t *s, mw_channel_t *ch) {
+  mw_list_t *pos, *tmp;
+  mw_list_foreach_safe(pos, tmp, &ch->subscribers)
+      mw_conn_close(mw_container_of(pos, mw_conn_t, sse.ch.link));
+  mw_hmap_remove(&s->channels, &ch->hnode);
+  mw_eventlog_dispose(&ch->log);
+  mw_free(ch->name);
+  mw_free(ch);
+}
+
+void mw_channel_destroy_all(mw_server_t *s) {
+  for (size_t i = 0; i < s->channels.nbuckets; i++)
+    while (s->channels.buckets[i])
+      channel_free(s, mw_container_of(s->channels.buckets[i], mw_channel_t, hnode));
+}
+
+void mw_channel_sweep(mw_server_t *s) {
+  uint64_t now = mw_server_now(s);
+  for (size_t i = 0; i < s->channels.nbuckets; i++) {
+    mw_hnode_t *n = s->channels.buckets[i];
+    while (n) {
+      mw_hnode_t *next = n->next;
+      mw_channel_t *ch = mw_container_of(n, mw_channel_t, hnode);
+      mw_eventlog_expire(&ch->log, now);
+      if (ch->nsubscribers == 0 && ch->log.count == 0) channel_free(s, ch);
+      n = next;
+    }
+  }
+}
+
+void mw_sse_send_gap(mw_conn_t *c, const char *last_event_id) {
+  /* No id: the gap notice must not move the client's resume position. The
+   * id is echoed JSON-escaped only for safe characters; others are dropped. */
+  char data[160];
+  size_t o = 0;
+  o += (size_t)snprintf(data, sizeof data, "{\"lastEventId\":\"");
+  for (const char *p = last_event_id; *p && o < sizeof data - 4; p++)
+    if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) data[o++] = *p;
+  o += (size_t)snprintf(data + o, sizeof data - o, "\"}");
+  mw_sse_event_t ev = {NULL, "gap", data, o, -1};
+  mw_frame_t *f = mw_sse_frame(&ev);
+  mw_conn_sse_send(c, f);
+  mw_frame_unref(f);
+}

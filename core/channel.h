@@ -1,0 +1,44 @@
+/* Named channels for plain SSE: publish from any handler or timer, fan out to
+ * every subscriber by reference (one frame, N writes), replay by Last-Event-ID.
+ * Channels are C-owned, so subscribers and history survive script reloads.
+ * Event ids are "<epoch>-<seq>": the epoch changes per process, so an id from
+ * before a restart is recognised and reported as a gap. */
+#ifndef MW_CHANNEL_H
+#define MW_CHANNEL_H
+
+#include "server.h"
+
+struct mw_channel {
+  mw_hnode_t hnode;      /* in server->channels, keyed by name */
+  char *name;            /* owned */
+  mw_server_t *server;   /* borrowed */
+  mw_eventlog_t log;
+  uint64_t lost_upto;    /* newest evicted seq */
+  mw_list_t subscribers; /* mw_conn_t via conn->sse.ch.link */
+  uint32_t nsubscribers;
+};
+
+/* Finds a channel, creating it when `create`. Returns NULL if absent. */
+mw_channel_t *mw_channel_get(mw_server_t *s, const char *name, bool create);
+
+/* Publishes an event; writes its id (48 bytes) to `id_out` and the number of
+ * live deliveries to *delivered. Returns 0. */
+int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, size_t len,
+                       char *id_out, size_t *delivered);
+
+/* Turns BUSY connection `c` into a subscriber: SSE head, a retry hint, then
+ * the events after `last_event_id` (NULL = none). Sets *gap if some are gone. */
+int mw_channel_subscribe(mw_channel_t *ch, mw_conn_t *c, const char *last_event_id,
+                         const mw_kv_t *hdrs, size_t nhdrs, bool *gap);
+
+void mw_channel__unsubscribe(mw_conn_t *c);
+
+/* Ages out old events; frees channels with no subscriber and no history, so
+ * channel names taken from URLs cannot accumulate forever. */
+void mw_channel_sweep(mw_server_t *s);
+void mw_channel_destroy_all(mw_server_t *s);
+
+/* Sends the "gap" notice event to `c` (shared by sessions and channels). */
+void mw_sse_send_gap(mw_conn_t *c, const char *last_event_id);
+
+#endif

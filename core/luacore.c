@@ -1,0 +1,563 @@
+/* moonwire.core; see luacore.h. Functions take plain values (ids, strings)
+ * rather than long-lived userdata wherever they can: sessions and channels are
+ * addressed by name, so nothing a script holds can outlive what it points to,
+ * and a new generation can pick up where the old one left off. */
+#include "luacore.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "channel.h"
+#include "log.h"
+#include "session.h"
+#include "sse.h"
+
+#define HANDLE_MT "moonwire.handle"
+#define TIMER_MT "moonwire.timer"
+#define MAX_RESPONSE_HEADERS 64
+
+static mw_server_t *server_of(lua_State *L) {
+  return mw_gen_of(L)->server;
+}
+
+/* ---- request handles -------------------------------------------------- */
+
+static int handle_gc(lua_State *L) {
+  mw_lhandle_t *h = luaL_checkudata(L, 1, HANDLE_MT);
+  if (h->conn && h->conn->lua_handle == h) h->conn->lua_handle = NULL;
+  h->conn = NULL;
+  return 0;
+}
+
+mw_lhandle_t *mw_luacore_push_handle(lua_State *L, mw_conn_t *c) {
+  mw_lhandle_t *h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->conn = c;
+  luaL_setmetatable(L, HANDLE_MT);
+  c->lua_handle = h;
+  return h;
+}
+
+/* The connection behind a handle, or NULL once the client is gone or answered. */
+static mw_conn_t *handle_conn(lua_State *L, int idx) {
+  mw_lhandle_t *h = luaL_checkudata(L, idx, HANDLE_MT);
+  return h->conn;
+}
+
+/* Collects a Lua table {name = "value"} into `kv`; the strings stay anchored
+ * in the table. The framework converts other value types before calling. */
+static size_t collect_headers(lua_State *L, int idx, mw_kv_t *kv, size_t max) {
+  size_t n = 0;
+  if (lua_isnoneornil(L, idx)) return 0;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "headers must map strings to strings");
+    if (n == max) luaL_error(L, "too many headers (max %d)", (int)max);
+    kv[n].name = lua_tostring(L, -2);
+    kv[n].value = lua_tostring(L, -1);
+    n++;
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+static int l_respond(lua_State *L) {
+  mw_conn_t *c = handle_conn(L, 1);
+  int status = (int)luaL_checkinteger(L, 2);
+  luaL_argcheck(L, status >= 100 && status <= 599, 2, "HTTP status must be in 100..599");
+  size_t body_len = 0;
+  const char *body = luaL_optlstring(L, 4, "", &body_len);
+  mw_kv_t kv[MAX_RESPONSE_HEADERS];
+  size_t n = collect_headers(L, 3, kv, MAX_RESPONSE_HEADERS);
+  if (!c || c->state != MW_CONN_BUSY) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  mw_conn_respond(c, status, kv, n, body, body_len);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* Opens a plain SSE stream the script writes to through the same handle. */
+static int l_sse_start(lua_State *L) {
+  mw_conn_t *c = handle_conn(L, 1);
+  mw_kv_t kv[MAX_RESPONSE_HEADERS];
+  size_t n = collect_headers(L, 2, kv, MAX_RESPONSE_HEADERS);
+  if (!c || mw_conn_sse_start(c, kv, n) < 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  c->sse_kind = MW_SSE_LUA;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_send(lua_State *L) {
+  mw_conn_t *c = handle_conn(L, 1);
+  const char *event = luaL_optstring(L, 2, NULL);
+  size_t len = 0;
+  const char *data = luaL_optlstring(L, 3, NULL, &len);
+  const char *id = luaL_optstring(L, 4, NULL);
+  lua_Integer retry = luaL_optinteger(L, 5, -1);
+  if (!c || c->state != MW_CONN_STREAM) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  mw_sse_event_t ev = {id, event, data, len, retry < 0 || retry > INT32_MAX ? -1 : (int)retry};
+  mw_frame_t *f = mw_sse_frame(&ev);
+  int rc = mw_conn_sse_send(c, f);
+  mw_frame_unref(f);
+  lua_pushboolean(L, rc == 0);
+  return 1;
+}
+
+static int l_finish(lua_State *L) {
+  mw_conn_t *c = handle_conn(L, 1);
+  if (c && c->state == MW_CONN_STREAM) mw_conn_sse_finish(c);
+  return 0;
+}
+
+static int l_is_open(lua_State *L) {
+  mw_conn_t *c = handle_conn(L, 1);
+  lua_pushboolean(L, c && (c->state == MW_CONN_BUSY || c->state == MW_CONN_STREAM));
+  return 1;
+}
+
+/* Hands a BUSY connection to a C-managed stream: the script's handle lets go. */
+static mw_conn_t *take_conn(lua_State *L) {
+  mw_lhandle_t *h = luaL_checkudata(L, 1, HANDLE_MT);
+  mw_conn_t *c = h->conn;
+  if (!c || c->state != MW_CONN_BUSY) return NULL;
+  h->conn = NULL;
+  c->lua_handle = NULL;
+  return c;
+}
+
+static int l_subscribe(lua_State *L) {
+  const char *name = luaL_checkstring(L, 2);
+  const char *last = luaL_optstring(L, 3, NULL);
+  mw_kv_t kv[MAX_RESPONSE_HEADERS];
+  size_t n = collect_headers(L, 4, kv, MAX_RESPONSE_HEADERS);
+  mw_conn_t *c = take_conn(L);
+  if (!c) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  bool gap = false;
+  mw_channel_subscribe(mw_channel_get(server_of(L), name, true), c, last, kv, n, &gap);
+  lua_pushboolean(L, 1);
+  lua_pushboolean(L, gap);
+  return 2;
+}
+
+static mw_session_t *check_session(lua_State *L, int idx) {
+  return mw_session_find(server_of(L), luaL_checkstring(L, idx));
+}
+
+static int l_session_attach(lua_State *L) {
+  mw_session_t *ss = check_session(L, 2);
+  lua_Integer no = luaL_optinteger(L, 3, 0);
+  const char *last = luaL_optstring(L, 4, NULL);
+  mw_kv_t kv[MAX_RESPONSE_HEADERS];
+  size_t n = collect_headers(L, 5, kv, MAX_RESPONSE_HEADERS);
+  luaL_argcheck(L, no >= 0 && no <= UINT32_MAX, 3, "stream number out of range");
+  if (!ss) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "no-session");
+    return 2;
+  }
+  mw_lhandle_t *h = luaL_checkudata(L, 1, HANDLE_MT);
+  mw_conn_t *c = h->conn;
+  if (!c || c->state != MW_CONN_BUSY) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
+  bool gap = false;
+  /* The handle stays bound until the attach succeeded, so the caller can
+   * still answer 404/400 when the stream is unknown. */
+  h->conn = NULL;
+  c->lua_handle = NULL;
+  if (mw_session_attach(ss, c, (uint32_t)no, last, kv, n, &gap) < 0) {
+    h->conn = c;
+    c->lua_handle = h;
+    luaL_pushfail(L);
+    lua_pushliteral(L, "unknown-stream");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_pushboolean(L, gap);
+  return 2;
+}
+
+static int l_publish(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const char *event = luaL_optstring(L, 2, NULL);
+  size_t len;
+  const char *data = luaL_checklstring(L, 3, &len);
+  char id[48];
+  size_t delivered = 0;
+  mw_channel_publish(mw_channel_get(server_of(L), name, true), event, data, len, id, &delivered);
+  lua_pushstring(L, id);
+  lua_pushinteger(L, (lua_Integer)delivered);
+  return 2;
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+static int l_session_create(lua_State *L) {
+  mw_session_t *ss = mw_session_create(server_of(L));
+  size_t len;
+  const char *data = luaL_optlstring(L, 1, NULL, &len);
+  if (data) mw_session_set_data(ss, data, len);
+  lua_pushstring(L, ss->id);
+  return 1;
+}
+
+static int l_session_get(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  if (!ss) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pushboolean(L, 1);
+  if (ss->data)
+    lua_pushlstring(L, ss->data, ss->data_len);
+  else
+    lua_pushnil(L);
+  return 2;
+}
+
+static int l_session_set(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  size_t len;
+  const char *data = luaL_optlstring(L, 2, NULL, &len);
+  if (ss) mw_session_set_data(ss, data, len);
+  lua_pushboolean(L, ss != NULL);
+  return 1;
+}
+
+static int l_session_destroy(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  if (ss) mw_session_destroy(server_of(L), ss);
+  lua_pushboolean(L, ss != NULL);
+  return 1;
+}
+
+static int l_session_touch(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  if (ss) mw_session_touch(ss);
+  lua_pushboolean(L, ss != NULL);
+  return 1;
+}
+
+static int l_session_open_stream(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  if (!ss) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  lua_pushinteger(L, mw_session_open_stream(ss));
+  return 1;
+}
+
+static int l_session_send(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  lua_Integer no = luaL_checkinteger(L, 2);
+  const char *event = luaL_optstring(L, 3, NULL);
+  size_t len;
+  const char *data = luaL_checklstring(L, 4, &len);
+  if (!ss) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "no-session");
+    return 2;
+  }
+  char id[48];
+  int rc = no < 0 || no > UINT32_MAX ? -ENOENT
+                                     : mw_session_send(ss, (uint32_t)no, event, data, len, id);
+  if (rc < 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, rc == -EPIPE ? "stream-ended" : "unknown-stream");
+    return 2;
+  }
+  lua_pushstring(L, id);
+  return 1;
+}
+
+static int l_session_end_stream(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  lua_Integer no = luaL_checkinteger(L, 2);
+  bool ok = ss && no >= 0 && no <= UINT32_MAX && mw_session_end_stream(ss, (uint32_t)no) == 0;
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
+static int l_session_info(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  if (!ss) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, ss->attached);
+  lua_setfield(L, -2, "attached");
+  lua_pushinteger(L, ss->log.count);
+  lua_setfield(L, -2, "buffered");
+  lua_pushinteger(L, (lua_Integer)ss->log.bytes);
+  lua_setfield(L, -2, "buffered_bytes");
+  lua_pushboolean(L, 0);
+  for (uint32_t i = 0; i < ss->nstreams; i++) {
+    if (ss->streams[i].no == 0 && ss->streams[i].conn) {
+      lua_pop(L, 1);
+      lua_pushboolean(L, 1);
+    }
+  }
+  lua_setfield(L, -2, "standalone_open");
+  return 1;
+}
+
+/* ---- timers ----------------------------------------------------------- */
+
+typedef struct mw_ltimer mw_ltimer_t;
+typedef struct {
+  mw_ltimer_t *timer; /* NULL once the timer closed */
+} timer_box_t;
+
+struct mw_ltimer {
+  uv_timer_t timer;
+  mw_gen_t *gen;   /* borrowed; NULL once the generation closes */
+  mw_list_t link;  /* in gen->timers */
+  timer_box_t *box;/* the Lua userdata, or NULL once collected */
+  int fn_ref;      /* registry ref of the callback */
+  bool repeat;
+};
+
+static void timer_closed(uv_handle_t *h) {
+  mw_free(h->data);
+}
+
+static void timer_close(mw_ltimer_t *t) {
+  mw_list_remove(&t->link);
+  if (t->box) t->box->timer = NULL;
+  t->box = NULL;
+  if (t->gen) luaL_unref(t->gen->L, LUA_REGISTRYINDEX, t->fn_ref);
+  t->gen = NULL;
+  uv_close((uv_handle_t *)&t->timer, timer_closed);
+}
+
+static int tb_handler(lua_State *L) {
+  luaL_traceback(L, L, lua_tostring(L, 1), 1);
+  return 1;
+}
+
+static void on_timer(uv_timer_t *ut) {
+  mw_ltimer_t *t = ut->data;
+  mw_gen_t *g = t->gen;
+  lua_State *L = g->L;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, tb_handler);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->fn_ref);
+  /* A one-shot timer is done before its callback runs, so the callback may
+   * start new timers freely. Keep the generation alive across the call. */
+  mw_gen_ref(g);
+  if (!t->repeat) timer_close(t);
+  if (lua_pcall(L, 0, 0, top + 1) != LUA_OK) {
+    g->server->metrics.lua_errors++;
+    mw_log(MW_LOG_ERROR, "timer callback failed", 1, "error", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+  mw_gen_unref(g);
+}
+
+/* core.timer(ms, repeat, fn) -> timer; repeat=true fires every ms. */
+static int l_timer(lua_State *L) {
+  lua_Integer ms = luaL_checkinteger(L, 1);
+  bool repeat = lua_toboolean(L, 2);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  luaL_argcheck(L, ms >= 0 && ms <= 365LL * 86400 * 1000, 1, "delay out of range");
+  luaL_argcheck(L, !repeat || ms > 0, 1, "a repeating timer needs a delay > 0");
+  mw_gen_t *g = mw_gen_of(L);
+  mw_ltimer_t *t = mw_calloc(1, sizeof *t);
+  uv_timer_init(g->server->loop, &t->timer);
+  t->timer.data = t;
+  t->gen = g;
+  t->repeat = repeat;
+  lua_pushvalue(L, 3);
+  t->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  mw_list_push_back(&g->timers, &t->link);
+  uv_timer_start(&t->timer, on_timer, (uint64_t)ms, repeat ? (uint64_t)ms : 0);
+  timer_box_t *box = lua_newuserdatauv(L, sizeof *box, 0);
+  box->timer = t;
+  t->box = box;
+  luaL_setmetatable(L, TIMER_MT);
+  return 1;
+}
+
+static int timer_stop(lua_State *L) {
+  timer_box_t *box = luaL_checkudata(L, 1, TIMER_MT);
+  if (box->timer) timer_close(box->timer);
+  return 0;
+}
+
+static int timer_gc(lua_State *L) {
+  timer_box_t *box = luaL_checkudata(L, 1, TIMER_MT);
+  /* Collected is not stopped: `mw.after(1, fn)` without keeping the result
+   * must still fire. */
+  if (box->timer) box->timer->box = NULL;
+  return 0;
+}
+
+void mw_luacore_close_timers(mw_gen_t *g) {
+  mw_list_t *pos, *tmp;
+  mw_list_foreach_safe(pos, tmp, &g->timers) {
+    mw_ltimer_t *t = mw_container_of(pos, mw_ltimer_t, link);
+    t->fn_ref = LUA_NOREF; /* the state is about to close with everything in it */
+    timer_close(t);
+  }
+}
+
+/* ---- misc ------------------------------------------------------------- */
+
+static int l_log(lua_State *L) {
+  int level = mw_log_level_parse(luaL_checkstring(L, 1));
+  luaL_argcheck(L, level >= 0, 1, "level must be debug, info, warn or error");
+  const char *msg = luaL_checkstring(L, 2);
+  if ((mw_log_level_t)level < mw_log_get_level()) return 0;
+  /* Up to 8 extra fields from an optional {key = "string"} table. */
+  const char *kv[16] = {0};
+  int n = 0;
+  if (lua_istable(L, 3)) {
+    lua_pushnil(L);
+    while (n < 8 && lua_next(L, 3)) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+        kv[2 * n] = lua_tostring(L, -2);
+        kv[2 * n + 1] = lua_tostring(L, -1);
+        n++;
+      }
+      lua_pop(L, 1);
+    }
+    if (n == 8) lua_pop(L, 1); /* the key lua_next left when we stopped early */
+  }
+  mw_log((mw_log_level_t)level, msg, n, kv[0], kv[1], kv[2], kv[3], kv[4], kv[5], kv[6], kv[7],
+         kv[8], kv[9], kv[10], kv[11], kv[12], kv[13], kv[14], kv[15]);
+  return 0;
+}
+
+/* Logs an error raised by script code and counts it in /metrics. */
+static int l_lua_error(lua_State *L) {
+  mw_gen_t *g = mw_gen_of(L);
+  char gen[16];
+  snprintf(gen, sizeof gen, "%u", g->id);
+  g->server->metrics.lua_errors++;
+  mw_log(MW_LOG_ERROR, "script error", 2, "generation", gen, "error", luaL_checkstring(L, 1));
+  return 0;
+}
+
+static int l_now(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)mw_server_now(server_of(L)));
+  return 1;
+}
+
+static int l_hold(lua_State *L) {
+  mw_gen_ref(mw_gen_of(L));
+  return 0;
+}
+
+static int l_release(lua_State *L) {
+  mw_gen_unref(mw_gen_of(L));
+  return 0;
+}
+
+static int l_stats(lua_State *L) {
+  mw_server_t *s = server_of(L);
+  mw_gen_t *g = mw_gen_of(L);
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, s->nconns);
+  lua_setfield(L, -2, "connections");
+  lua_pushinteger(L, s->nstreams);
+  lua_setfield(L, -2, "streams");
+  lua_pushinteger(L, (lua_Integer)s->sessions.count);
+  lua_setfield(L, -2, "sessions");
+  lua_pushinteger(L, (lua_Integer)s->channels.count);
+  lua_setfield(L, -2, "channels");
+  lua_pushinteger(L, g->id);
+  lua_setfield(L, -2, "generation");
+  lua_pushinteger(L, s->gen ? s->gen->id : 0);
+  lua_setfield(L, -2, "current_generation");
+  lua_pushinteger(L, (lua_Integer)s->metrics.events_sent);
+  lua_setfield(L, -2, "events_sent");
+  lua_pushinteger(L, (lua_Integer)s->metrics.heartbeats_sent);
+  lua_setfield(L, -2, "heartbeats_sent");
+  lua_pushinteger(L, (lua_Integer)((mw_server_now(s) - s->start_ms) / 1000));
+  lua_setfield(L, -2, "uptime_s");
+  return 1;
+}
+
+static int l_config(lua_State *L) {
+  const mw_config_t *c = server_of(L)->config;
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, c->heartbeat_interval_s);
+  lua_setfield(L, -2, "heartbeat_interval");
+  lua_pushinteger(L, c->retry_ms);
+  lua_setfield(L, -2, "retry_ms");
+  lua_pushinteger(L, c->connection_timeout_s);
+  lua_setfield(L, -2, "connection_timeout");
+  lua_pushinteger(L, (lua_Integer)c->max_body_bytes);
+  lua_setfield(L, -2, "max_body_bytes");
+  if (c->config_file) {
+    lua_pushstring(L, c->config_file);
+    lua_setfield(L, -2, "config_file");
+  }
+  return 1;
+}
+
+int mw_luacore_open(lua_State *L) {
+  static const luaL_Reg fns[] = {
+      {"respond", l_respond},
+      {"sse_start", l_sse_start},
+      {"send", l_send},
+      {"finish", l_finish},
+      {"is_open", l_is_open},
+      {"subscribe", l_subscribe},
+      {"publish", l_publish},
+      {"session_create", l_session_create},
+      {"session_get", l_session_get},
+      {"session_set", l_session_set},
+      {"session_destroy", l_session_destroy},
+      {"session_touch", l_session_touch},
+      {"session_open_stream", l_session_open_stream},
+      {"session_send", l_session_send},
+      {"session_end_stream", l_session_end_stream},
+      {"session_attach", l_session_attach},
+      {"session_info", l_session_info},
+      {"timer", l_timer},
+      {"log", l_log},
+      {"lua_error", l_lua_error},
+      {"now", l_now},
+      {"hold", l_hold},
+      {"release", l_release},
+      {"stats", l_stats},
+      {"config", l_config},
+      {NULL, NULL},
+  };
+  if (luaL_newmetatable(L, HANDLE_MT)) {
+    lua_pushcfunction(L, handle_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, TIMER_MT)) {
+    lua_pushcfunction(L, timer_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, timer_stop);
+    lua_setfield(L, -2, "stop");
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, fns);
+  return 1;
+}

@@ -1,0 +1,18 @@
+/* The `moonwire.core` Lua module: the small C surface the Lua framework builds
+ * on — responses, SSE streams, sessions, channels, timers, logging. Scripts
+ * use it through lua/moonwire, never directly. */
+#ifndef MW_LUACORE_H
+#define MW_LUACORE_H
+
+#include <lua.h>
+
+#include "conn.h"
+#include "script.h"
+
+/* Pushes a request handle userdata bound to `c` and links it from c->lua_handle. */
+mw_lhandle_t *mw_luacore_push_handle(lua_State *L, mw_conn_t *c);
+
+/* Closes every timer of `g` (the generation is going away). */
+void mw_luacore_close_timers(mw_gen_t *g);
+
+#endif

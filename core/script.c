@@ -1,0 +1,298 @@
+/* Generation lifecycle; see script.h. The request/session API the scripts
+ * call lives in luacore.c. */
+#include "script.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "luacore.h"
+
+static int traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* Pushes runtime[name]; returns false (nothing pushed) if it is not a function. */
+static bool push_runtime_fn(mw_gen_t *g, const char *name) {
+  lua_rawgeti(g->L, LUA_REGISTRYINDEX, g->ref_runtime);
+  lua_getfield(g->L, -1, name);
+  lua_remove(g->L, -2);
+  if (lua_isfunction(g->L, -1)) return true;
+  lua_pop(g->L, 1);
+  return false;
+}
+
+static void log_lua_error(mw_gen_t *g, const char *what, const char *msg) {
+  g->server->metrics.lua_errors++;
+  char gen[16];
+  snprintf(gen, sizeof gen, "%u", g->id);
+  mw_log(MW_LOG_ERROR, what, 2, "generation", gen, "error", msg ? msg : "?");
+}
+
+const char *mw_gen_lua_dir(void) {
+  static char dir[4096];
+  if (dir[0]) return dir;
+  const char *env = getenv("MOONWIRE_LUA_DIR");
+  if (env && *env) {
+    snprintf(dir, sizeof dir, "%s", env);
+    return dir;
+  }
+  char exe[4000];
+  size_t n = sizeof exe;
+  if (uv_exepath(exe, &n) == 0) {
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = '\0';
+      char probe[4096 + 64];
+      snprintf(probe, sizeof probe, "%s/../lua/moonwire/runtime.lua", exe);
+      if (access(probe, R_OK) == 0) {
+        snprintf(dir, sizeof dir, "%s/../lua", exe);
+        return dir;
+      }
+    }
+  }
+  snprintf(dir, sizeof dir, "%s", MW_SOURCE_LUA_DIR);
+  return dir;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Pushes a sorted array of the *.lua files directly in `dir`. */
+static int push_scripts(lua_State *L, const char *dir, char **err) {
+  DIR *d = opendir(dir);
+  if (!d) {
+    mw_buf_t b = {0};
+    mw_buf_printf(&b, "scripts directory %s: %s", dir, strerror(errno));
+    *err = mw_buf_steal(&b, NULL);
+    return -EINVAL;
+  }
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 4, ".lua") != 0 || e->d_name[0] == '.') continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      names = mw_realloc(names, cap * sizeof *names);
+    }
+    names[n++] = mw_strdup(e->d_name);
+  }
+  closedir(d);
+  qsort(names, n, sizeof *names, cmp_str);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushfstring(L, "%s/%s", dir, names[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+    mw_free(names[i]);
+  }
+  mw_free(names);
+  return 0;
+}
+
+void mw_gen_free(mw_gen_t *g) {
+  mw_list_remove(&g->link);
+  mw_luacore_close_timers(g);
+  if (g->L) lua_close(g->L);
+  mw_free(g);
+}
+
+int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
+  const mw_config_t *cfg = s->config;
+  mw_gen_t *g = mw_calloc(1, sizeof *g);
+  g->server = s;
+  g->id = id;
+  g->refs = 1;
+  g->ref_runtime = LUA_NOREF;
+  mw_list_init(&g->timers);
+  mw_list_push_back(&s->gens, &g->link);
+  *err = NULL;
+
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    *err = mw_strdup("cannot create Lua state");
+    mw_free(g);
+    return -EINVAL;
+  }
+  g->L = L;
+  *(mw_gen_t **)lua_getextraspace(L) = g;
+  luaL_openlibs(L);
+
+  /* Framework first, then each scripts directory, so `require` finds a
+   * script's own modules next to it. */
+  mw_buf_t path = {0};
+  const char *lua_dir = mw_gen_lua_dir();
+  mw_buf_printf(&path, "%s/?.lua;%s/?/init.lua", lua_dir, lua_dir);
+  for (size_t i = 0; i < cfg->nscripts; i++)
+    mw_buf_printf(&path, ";%s/?.lua;%s/?/init.lua", cfg->scripts[i], cfg->scripts[i]);
+  lua_getglobal(L, "package");
+  lua_pushstring(L, path.data);
+  lua_setfield(L, -2, "path");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, mw_luacore_open);
+  lua_setfield(L, -2, "moonwire.core");
+  lua_pop(L, 2);
+  mw_buf_dispose(&path);
+
+  lua_pushcfunction(L, traceback);
+  int tb = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "moonwire.runtime");
+  if (lua_pcall(L, 1, 1, tb) != LUA_OK) goto lua_error;
+  if (!lua_istable(L, -1)) {
+    lua_pushliteral(L, "moonwire.runtime did not return a table");
+    goto lua_error;
+  }
+  g->ref_runtime = luaL_ref(L, LUA_REGISTRYINDEX);
+
+  if (!push_runtime_fn(g, "load_scripts")) {
+    lua_pushliteral(L, "moonwire.runtime has no load_scripts");
+    goto lua_error;
+  }
+  lua_createtable(L, (int)cfg->nscripts, 0);
+  for (size_t i = 0; i < cfg->nscripts; i++) {
+    if (push_scripts(L, cfg->scripts[i], err) < 0) goto fail;
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_pushinteger(L, id);
+  if (lua_pcall(L, 2, 2, tb) != LUA_OK) goto lua_error;
+  if (!lua_toboolean(L, -2)) {
+    lua_remove(L, -2);
+    goto lua_error;
+  }
+  lua_settop(L, 0);
+  *out = g;
+  return 0;
+
+lua_error: {
+  const char *m = lua_tostring(L, -1);
+  *err = mw_strdup(m ? m : "script error");
+}
+fail:
+  mw_gen_free(g);
+  return -EINVAL;
+}
+
+void mw_gen_ref(mw_gen_t *g) {
+  g->refs++;
+}
+
+static void gen_close_deferred(mw_server_t *s, void *arg) {
+  mw_gen_t *g = arg;
+  char id[16];
+  snprintf(id, sizeof id, "%u", g->id);
+  mw_log(MW_LOG_DEBUG, "generation closed", 1, "generation", id);
+  mw_gen_free(g);
+}
+
+void mw_gen_unref(mw_gen_t *g) {
+  if (!g || --g->refs > 0) return;
+  mw_server_defer(g->server, gen_close_deferred, g);
+}
+
+void mw_gen_retire(mw_gen_t *g) {
+  g->retired = true;
+  lua_State *L = g->L;
+  lua_pushcfunction(L, traceback);
+  if (push_runtime_fn(g, "retire") && lua_pcall(L, 0, 0, 1) != LUA_OK)
+    log_lua_error(g, "retire failed", lua_tostring(L, -1));
+  lua_settop(L, 0);
+  mw_gen_unref(g);
+}
+
+static void push_request(lua_State *L, mw_conn_t *c) {
+  mw_req_t *r = c->req;
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, llhttp_method_name((llhttp_method_t)r->method));
+  lua_setfield(L, -2, "method");
+  const char *url = mw_req_url(r);
+  const char *q = strchr(url, '?');
+  lua_pushstring(L, url);
+  lua_setfield(L, -2, "url");
+  lua_pushlstring(L, url, q ? (size_t)(q - url) : strlen(url));
+  lua_setfield(L, -2, "path");
+  lua_pushstring(L, q ? q + 1 : "");
+  lua_setfield(L, -2, "query");
+  lua_pushstring(L, r->http10 ? "1.0" : "1.1");
+  lua_setfield(L, -2, "http_version");
+  lua_pushlstring(L, r->body ? r->body : "", r->body_len);
+  lua_setfield(L, -2, "body");
+
+  /* Repeated headers are joined with ", " (RFC 9110 §5.3). */
+  lua_createtable(L, 0, (int)r->nhdrs);
+  for (uint32_t i = 0; i < r->nhdrs; i++) {
+    const char *name = mw_req_header_name(r, i);
+    lua_getfield(L, -1, name);
+    if (lua_isstring(L, -1)) {
+      lua_pushliteral(L, ", ");
+      lua_pushstring(L, mw_req_header_value(r, i));
+      lua_concat(L, 3);
+    } else {
+      lua_pop(L, 1);
+      lua_pushstring(L, mw_req_header_value(r, i));
+    }
+    lua_setfield(L, -2, name);
+  }
+  lua_setfield(L, -2, "headers");
+
+  struct sockaddr_storage sa;
+  int len = sizeof sa;
+  char ip[64] = "";
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0) {
+    if (sa.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof ip);
+    else
+      uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
+  }
+  lua_pushstring(L, ip);
+  lua_setfield(L, -2, "remote_addr");
+}
+
+void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c) {
+  lua_State *L = g->L;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, traceback);
+  if (!push_runtime_fn(g, "dispatch")) {
+    lua_settop(L, top);
+    mw_server_error(g->server, c, 500, "no request dispatcher");
+    return;
+  }
+  push_request(L, c);
+  mw_lhandle_t *h = mw_luacore_push_handle(L, c);
+  c->gen = g;
+  mw_gen_ref(g);
+  if (lua_pcall(L, 2, 0, top + 1) != LUA_OK) {
+    log_lua_error(g, "request dispatch failed", lua_tostring(L, -1));
+    if (h->conn == c && c->state == MW_CONN_BUSY)
+      mw_server_error(g->server, c, 500, "internal error");
+  }
+  lua_settop(L, top);
+}
+
+void mw_gen_session_closed(mw_gen_t *g, const char *sid, const char *reason) {
+  lua_State *L = g->L;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, traceback);
+  if (push_runtime_fn(g, "session_closed")) {
+    lua_pushstring(L, sid);
+    lua_pushstring(L, reason);
+    if (lua_pcall(L, 2, 0, top + 1) != LUA_OK)
+      log_lua_error(g, "session_closed failed", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+}

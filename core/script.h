@@ -1,0 +1,61 @@
+/* Lua generations. A generation is one lua_State holding the framework
+ * (lua/moonwire), cjson and every script of the --scripts directories. A
+ * reload builds a complete new generation beside the current one; requests in
+ * flight finish in the generation that started them, which is closed when its
+ * last user lets go. Connections, sessions and channels are C-owned and never
+ * notice. */
+#ifndef MW_SCRIPT_H
+#define MW_SCRIPT_H
+
+#include <lua.h>
+
+#include "server.h"
+
+struct mw_gen {
+  lua_State *L;        /* owned; closed when refs reaches 0 */
+  mw_server_t *server; /* borrowed */
+  uint32_t refs;       /* +1 current, +1 per owed response, +1 per running coroutine */
+  uint32_t id;         /* 1, 2, … in build order */
+  int ref_runtime;     /* registry ref to the moonwire.runtime table */
+  mw_list_t timers;    /* mw_ltimer_t still open */
+  mw_list_t link;      /* in server->gens */
+  bool retired;
+};
+
+/* Builds generation `id` from the configured scripts. Returns 0 and the new
+ * generation (one reference, for the caller), or -EINVAL with *err set to an
+ * owned message naming file:line. */
+int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err);
+
+void mw_gen_ref(mw_gen_t *g);
+/* Drops a reference; at zero the state is closed from the event loop (never
+ * inside a Lua call, which may be the one dropping it). */
+void mw_gen_unref(mw_gen_t *g);
+
+/* Frees now, whatever the count: only for shutdown, when handlers still
+ * suspended can never be resumed. */
+void mw_gen_free(mw_gen_t *g);
+
+/* Tells the generation it is no longer current (its scripts' timers stop) and
+ * drops the server's reference. */
+void mw_gen_retire(mw_gen_t *g);
+
+/* Hands BUSY connection `c` to the Lua router. Errors answer 500. */
+void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c);
+
+/* Tells the scripts a session is gone ("expired", "deleted", "shutdown"). */
+void mw_gen_session_closed(mw_gen_t *g, const char *sid, const char *reason);
+
+/* Directory holding moonwire/runtime.lua: $MOONWIRE_LUA_DIR, else ../lua next
+ * to the executable, else the source tree's lua/. */
+const char *mw_gen_lua_dir(void);
+
+/* The `moonwire.core` module (luacore.c). */
+int mw_luacore_open(lua_State *L);
+
+/* The generation a Lua state (or any of its threads) belongs to. */
+static inline mw_gen_t *mw_gen_of(lua_State *L) {
+  return *(mw_gen_t **)lua_getextraspace(L);
+}
+
+#endif

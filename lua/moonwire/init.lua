@@ -1,0 +1,167 @@
+-- The public scripting API: `local mw = require "moonwire"`.
+-- Declarations are plain tables, checked strictly when a script loads: an
+-- unknown key, a wrong type or a duplicate fails the load with file:line.
+local core = require "moonwire.core"
+local json = require "moonwire.json"
+local runtime = require "moonwire.runtime"
+
+local mw = { json = json }
+
+-- Frames inside the framework are skipped when blaming a script for a bad
+-- declaration: the error names the script's file and line.
+local FRAMEWORK = debug.getinfo(1, "S").source:match("^(@.*/)[^/]*$") or "@"
+
+local function script_frame()
+  for level = 2, 50 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.what ~= "C" and info.source:sub(1, #FRAMEWORK) ~= FRAMEWORK then
+      return ("%s:%d"):format(info.short_src, info.currentline)
+    end
+  end
+  return "?"
+end
+
+local function fail(fn, msg)
+  error(("%s: %s: %s"):format(script_frame(), fn, msg), 0)
+end
+
+local METHODS = {
+  GET = true, HEAD = true, POST = true, PUT = true, PATCH = true, DELETE = true, OPTIONS = true,
+}
+
+local function check_keys(fn, decl, allowed)
+  if type(decl) ~= "table" then fail(fn, "expects a table") end
+  for k, v in pairs(decl) do
+    local want = allowed[k]
+    if not want then fail(fn, ("unknown key '%s'"):format(tostring(k))) end
+    if want ~= "any" and type(v) ~= want then
+      fail(fn, ("'%s' must be a %s, got %s"):format(k, want, type(v)))
+    end
+  end
+end
+
+--- mw.route { method = "GET", path = "/x/:id", handler = function(req, ctx) … end }
+--- mw.route { path = "/events", channel = "ticks" }   -- SSE subscription with replay
+function mw.route(decl)
+  check_keys("mw.route", decl, { method = "any", path = "string", handler = "function",
+                                  channel = "string", description = "string" })
+  if not decl.path or decl.path:sub(1, 1) ~= "/" then fail("mw.route", "'path' must start with /") end
+  if (decl.handler == nil) == (decl.channel == nil) then
+    fail("mw.route", "needs exactly one of 'handler' or 'channel'")
+  end
+  local methods = decl.method or (decl.channel and "GET") or "GET"
+  if type(methods) == "string" then methods = { methods } end
+  if type(methods) ~= "table" or #methods == 0 then
+    fail("mw.route", "'method' must be a string or a list of strings")
+  end
+  local list = {}
+  for i, m in ipairs(methods) do
+    if type(m) ~= "string" or not METHODS[m:upper()] then
+      fail("mw.route", ("unsupported method '%s'"):format(tostring(m)))
+    end
+    list[i] = m:upper()
+  end
+  local route = { path = decl.path, methods = list, handler = decl.handler, channel = decl.channel,
+                  where = script_frame() }
+  local ok, err = runtime.add_route(route)
+  if not ok then fail("mw.route", err) end
+  return route
+end
+
+local function event_parts(ev)
+  if type(ev) ~= "table" then return nil, tostring(ev) end
+  local data = ev.data
+  if type(data) == "table" then data = json.encode(data) end
+  return ev.event, data ~= nil and tostring(data) or ""
+end
+
+--- Publishes to a channel; returns the event id and how many live subscribers got it.
+--- ev: a string (the data) or { event = "name", data = string|table }.
+function mw.publish(channel, ev)
+  if type(channel) ~= "string" or channel == "" then error("mw.publish: channel must be a non-empty string", 2) end
+  local event, data = event_parts(ev)
+  return core.publish(channel, event, data)
+end
+
+local function check_delay(fn, seconds, f)
+  if type(seconds) ~= "number" or seconds < 0 then error(fn .. ": seconds must be a number >= 0", 3) end
+  if type(f) ~= "function" then error(fn .. ": expects a function", 3) end
+end
+
+--- Calls fn every `seconds` (in its own coroutine) until the scripts reload.
+function mw.every(seconds, fn)
+  check_delay("mw.every", seconds, fn)
+  if seconds <= 0 then error("mw.every: seconds must be > 0", 2) end
+  return runtime.add_timer(seconds, true, fn)
+end
+
+--- Calls fn once after `seconds`, unless the scripts reload first.
+function mw.after(seconds, fn)
+  check_delay("mw.after", seconds, fn)
+  return runtime.add_timer(seconds, false, fn)
+end
+
+--- Suspends the calling handler or timer for `seconds` without blocking the server.
+function mw.sleep(seconds) return runtime.sleep(seconds) end
+
+--- mw.log("info", "message", { key = value })
+function mw.log(level, msg, fields)
+  local f
+  if fields then
+    f = {}
+    for k, v in pairs(fields) do f[tostring(k)] = type(v) == "table" and json.encode(v) or tostring(v) end
+  end
+  core.log(level, tostring(msg), f)
+end
+
+--- Registers fn(session_id, reason) for sessions that expire or are deleted.
+function mw.on_session_closed(fn)
+  if type(fn) ~= "function" then error("mw.on_session_closed: expects a function", 2) end
+  table.insert(runtime.session_listeners, fn)
+end
+
+--- Sessions: server-side state that outlives connections and reloads, with
+--- numbered SSE streams whose events are kept for replay. The MCP transports
+--- are built on these; scripts can use them for protocols of their own.
+mw.sessions = {}
+
+--- Creates a session; `data` (string) is kept with it. Returns the session id.
+function mw.sessions.create(data) return core.session_create(data) end
+
+--- Returns true and the data string of a live session, or false.
+function mw.sessions.get(id) return core.session_get(id) end
+
+--- Replaces the data string; false if the session is gone.
+function mw.sessions.set(id, data) return core.session_set(id, data) end
+
+--- Ends the session: its streams finish, its buffered events are dropped.
+function mw.sessions.destroy(id) return core.session_destroy(id) end
+
+--- Records activity, postponing expiry (SSE_CONNECTION_TIMEOUT).
+function mw.sessions.touch(id) return core.session_touch(id) end
+
+--- Opens a new numbered stream for one response; returns its number.
+function mw.sessions.open_stream(id) return core.session_open_stream(id) end
+
+--- Sends an event on stream `no` (0 = the standalone stream); returns its id,
+--- or nil and "no-session" | "unknown-stream" | "stream-ended".
+function mw.sessions.send(id, no, ev)
+  local event, data = event_parts(ev)
+  return core.session_send(id, no, event, data)
+end
+
+--- Marks stream `no` complete: an attached response ends, a later resume
+--- replays what is left and ends too.
+function mw.sessions.end_stream(id, no) return core.session_end_stream(id, no) end
+
+--- { attached, buffered, buffered_bytes, standalone_open } or nil.
+function mw.sessions.info(id) return core.session_info(id) end
+
+--- Live counters: connections, streams, sessions, channels, generation, uptime_s.
+function mw.stats() return core.stats() end
+
+--- The number of the script generation this code runs in.
+function mw.generation() return runtime.generation end
+
+return mw

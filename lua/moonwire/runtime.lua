@@ -1,0 +1,322 @@
+-- The per-generation runtime the C core calls into: loads scripts, routes
+-- requests, runs every handler in its own coroutine, owns script timers.
+-- Each generation is a separate lua_State, so this module's tables are that
+-- generation's registry and vanish with it.
+local core = require "moonwire.core"
+local json = require "moonwire.json"
+
+local M = {
+  generation = 0,
+  routes = {},        -- exact path -> { [METHOD] = route }
+  patterns = {},      -- routes with :params, in declaration order
+  timers = {},        -- script timers, stopped when the generation retires
+  session_listeners = {},
+}
+
+local function traceback(err)
+  if type(err) == "table" then return err end
+  return debug.traceback(tostring(err), 2)
+end
+M.traceback = traceback
+
+-- Coroutines ---------------------------------------------------------------
+
+-- Runs fn(...) in a new coroutine. The generation is held while it runs, so a
+-- reload never closes a state under a handler that is still sleeping.
+-- on_error(err) gets thrown errors (tables as thrown, strings with traceback).
+function M.spawn(fn, on_error, ...)
+  core.hold()
+  local co = coroutine.create(function(...)
+    local ok, err = xpcall(fn, traceback, ...)
+    core.release()
+    if not ok then
+      if on_error then
+        on_error(err)
+      else
+        core.lua_error(type(err) == "table" and json.encode(err) or tostring(err))
+      end
+    end
+  end)
+  local ok, err = coroutine.resume(co, ...)
+  if not ok then core.lua_error(tostring(err)) end
+  return co
+end
+
+-- Suspends the running coroutine for `seconds`.
+function M.sleep(seconds)
+  local co, main = coroutine.running()
+  if main then error("sleep must be called from a handler or timer coroutine", 2) end
+  local ms = math.max(0, math.floor(seconds * 1000 + 0.5))
+  core.timer(ms, false, function()
+    local ok, err = coroutine.resume(co)
+    if not ok then core.lua_error(tostring(err)) end
+  end)
+  coroutine.yield()
+end
+
+-- Responses ----------------------------------------------------------------
+
+local function header_table(h)
+  local out = {}
+  if h then
+    for k, v in pairs(h) do
+      if type(k) ~= "string" then error("header names must be strings", 3) end
+      out[k] = tostring(v)
+    end
+  end
+  return out
+end
+
+local function error_body(status, message)
+  return json.encode({ error = { status = status, message = message } })
+end
+
+function M.respond_error(handle, status, message, headers)
+  local h = header_table(headers)
+  h["Content-Type"] = "application/json"
+  return core.respond(handle, status, h, error_body(status, message))
+end
+
+-- Turns what a handler returned into a response.
+--   "text"                          -> 200 text/plain
+--   { status, headers, body }       -> as given
+--   { status, headers, json = v }   -> v encoded as JSON
+--   nil, "message"                  -> 500 with that message
+function M.send_result(handle, res, err)
+  if not core.is_open(handle) then return end
+  local t = type(res)
+  if res == nil then
+    if err ~= nil then return M.respond_error(handle, 500, tostring(err)) end
+    return core.respond(handle, 204, nil, "")
+  elseif t == "string" then
+    return core.respond(handle, 200, { ["Content-Type"] = "text/plain; charset=utf-8" }, res)
+  elseif t == "table" then
+    local headers = header_table(res.headers)
+    local body = res.body
+    if res.json ~= nil then
+      body = json.encode(res.json)
+      headers["Content-Type"] = headers["Content-Type"] or "application/json"
+    end
+    local status = res.status or 200
+    if math.type(status) ~= "integer" or status < 100 or status > 599 then
+      return M.respond_error(handle, 500, "handler returned an invalid status")
+    end
+    return core.respond(handle, status, headers, body ~= nil and tostring(body) or "")
+  end
+  return M.respond_error(handle, 500, "handler returned a " .. t)
+end
+
+-- Errors raised as error({ status = 4xx, message = … }) answer with that
+-- status; anything else is a 500 whose details stay in the log.
+function M.handler_error(handle, err, where)
+  if type(err) == "table" and math.type(err.status) == "integer" and err.status >= 400
+     and err.status <= 599 then
+    return M.respond_error(handle, err.status, tostring(err.message or "error"), err.headers)
+  end
+  core.lua_error(("%s: %s"):format(where, type(err) == "table" and json.encode(err) or tostring(err)))
+  if core.is_open(handle) then M.respond_error(handle, 500, "internal error") end
+end
+
+-- Routing ------------------------------------------------------------------
+
+local function split_path(path)
+  local parts = {}
+  for seg in path:gmatch("[^/]+") do parts[#parts + 1] = seg end
+  return parts
+end
+
+function M.add_route(route)
+  if route.path:find(":", 1, true) or route.path:find("*", 1, true) then
+    route.segments = split_path(route.path)
+    M.patterns[#M.patterns + 1] = route
+  else
+    local by_method = M.routes[route.path] or {}
+    M.routes[route.path] = by_method
+    for _, m in ipairs(route.methods) do
+      if by_method[m] then return nil, ("route %s %s is already defined"):format(m, route.path) end
+    end
+    for _, m in ipairs(route.methods) do by_method[m] = route end
+  end
+  return true
+end
+
+local function unescape(s)
+  s = s:gsub("+", " ")
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+M.unescape = unescape
+
+function M.parse_query(q)
+  local args = {}
+  for pair in q:gmatch("[^&]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    k = unescape(k)
+    if k ~= "" and args[k] == nil then args[k] = unescape(v) end
+  end
+  return args
+end
+
+local function match_pattern(route, parts)
+  local params = {}
+  local segs = route.segments
+  for i, seg in ipairs(segs) do
+    if seg == "*" then
+      params["*"] = table.concat(parts, "/", i)
+      return params
+    end
+    local p = parts[i]
+    if p == nil then return nil end
+    if seg:sub(1, 1) == ":" then
+      params[seg:sub(2)] = unescape(p)
+    elseif seg ~= p then
+      return nil
+    end
+  end
+  if #parts ~= #segs then return nil end
+  return params
+end
+
+-- Returns route, params; or nil, allowed-methods list when only the method
+-- is wrong; or nil.
+local function find_route(method, path)
+  local lookup = method == "HEAD" and "GET" or method
+  local exact = M.routes[path]
+  local allowed = {}
+  if exact then
+    if exact[lookup] then return exact[lookup], {} end
+    for m in pairs(exact) do allowed[#allowed + 1] = m end
+  end
+  local parts
+  for _, r in ipairs(M.patterns) do
+    parts = parts or split_path(path)
+    local params = match_pattern(r, parts)
+    if params then
+      for _, m in ipairs(r.methods) do
+        if m == lookup then return r, params end
+      end
+      for _, m in ipairs(r.methods) do allowed[#allowed + 1] = m end
+    end
+  end
+  if #allowed > 0 then
+    table.sort(allowed)
+    return nil, allowed
+  end
+  return nil
+end
+
+-- Context handed to route handlers (input first, ctx last).
+local Ctx = {}
+Ctx.__index = Ctx
+
+function Ctx:sleep(seconds) return M.sleep(seconds) end
+
+-- Opens a plain SSE stream on this request and returns it; the stream stays
+-- open after the handler returns, until stream:close() or the client leaves.
+function Ctx:stream(headers)
+  if not core.sse_start(self._handle, header_table(headers)) then return nil, "closed" end
+  local handle = self._handle
+  self.streaming = true
+  return {
+    send = function(_, ev)
+      if type(ev) ~= "table" then ev = { data = ev } end
+      local data = ev.data
+      if type(data) == "table" then data = json.encode(data) end
+      return core.send(handle, ev.event, data ~= nil and tostring(data) or nil, ev.id, ev.retry)
+    end,
+    close = function() core.finish(handle) end,
+    is_open = function() return core.is_open(handle) end,
+  }
+end
+
+-- Subscribes this request to a channel (resuming after Last-Event-ID).
+function Ctx:subscribe(channel)
+  local req = self.req
+  local last = req.headers["last-event-id"] or (req.args and req.args.lastEventId)
+  local ok, gap = core.subscribe(self._handle, channel, last)
+  self.streaming = ok
+  return ok, gap
+end
+
+-- Attaches this request as stream `no` of session `sid`; with a Last-Event-ID
+-- header it resumes the stream that id names. Returns true, gap; or nil and
+-- "no-session" | "unknown-stream" | "closed".
+function Ctx:attach(sid, no, headers)
+  local ok, gap = core.session_attach(self._handle, sid, no or 0,
+                                      self.req.headers["last-event-id"], header_table(headers))
+  if ok then self.streaming = true end
+  return ok, gap
+end
+
+function Ctx:is_open() return core.is_open(self._handle) end
+
+function M.dispatch(req, handle)
+  local route, params = find_route(req.method, req.path)
+  if not route then
+    if params then
+      local allow = table.concat(params, ", ")
+      if req.method == "OPTIONS" then
+        return core.respond(handle, 204, { Allow = allow .. ", OPTIONS" }, "")
+      end
+      return M.respond_error(handle, 405, "method not allowed", { Allow = allow })
+    end
+    return M.respond_error(handle, 404, "not found: " .. req.path)
+  end
+  req.params = params
+  req.args = M.parse_query(req.query)
+  local ctx = setmetatable({ req = req, _handle = handle, generation = M.generation }, Ctx)
+  if route.channel then
+    return ctx:subscribe(route.channel)
+  end
+  M.spawn(function()
+    local res, err = route.handler(req, ctx)
+    if not ctx.streaming then M.send_result(handle, res, err) end
+  end, function(err) M.handler_error(handle, err, route.where) end)
+end
+
+-- Timers and lifecycle -------------------------------------------------------
+
+function M.add_timer(seconds, repeating, fn)
+  local ms = math.floor(seconds * 1000 + 0.5)
+  local t
+  t = core.timer(ms, repeating, function()
+    if not repeating then M.timers[t] = nil end
+    M.spawn(fn)
+  end)
+  M.timers[t] = true
+  return t
+end
+
+function M.retire()
+  for t in pairs(M.timers) do t:stop() end
+  M.timers = {}
+end
+
+function M.session_closed(sid, reason)
+  for _, fn in ipairs(M.session_listeners) do
+    local ok, err = xpcall(fn, traceback, sid, reason)
+    if not ok then core.lua_error(tostring(err)) end
+  end
+end
+
+-- Loading ------------------------------------------------------------------
+
+-- Each script runs with its own global table (reads fall through to the
+-- real globals), so one script's globals never clobber another's.
+function M.load_scripts(dirs, generation)
+  M.generation = generation
+  for _, files in ipairs(dirs) do
+    for _, path in ipairs(files) do
+      local env = setmetatable({}, { __index = _G })
+      local chunk, err = loadfile(path, "t", env)
+      if not chunk then return nil, err end
+      local ok, e = xpcall(chunk, traceback)
+      if not ok then
+        if type(e) == "table" then e = e.message or json.encode(e) end
+        return nil, tostring(e)
+      end
+    end
+  end
+  return true
+end
+
+return M
