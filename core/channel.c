@@ -40,20 +40,28 @@ int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, si
   /* A send may close the subscriber (slow consumer), unlinking only itself. */
   mw_list_foreach_safe(pos, tmp, &ch->subscribers) {
     mw_conn_t *c = mw_container_of(pos, mw_conn_t, sse.ch.link);
-    if (mw_conn_sse_send(c, f) == 0) n++;
+    /* A subscriber still replaying picks this event up from the log in order. */
+    if (c->replaying || mw_conn_sse_send(c, f) == 0) n++;
   }
   mw_frame_unref(f);
   if (delivered) *delivered = n;
   return 0;
 }
 
-typedef struct {
-  mw_conn_t *conn;
-} replay_ctx_t;
-
 static void emit_replay(void *ud, mw_frame_t *f) {
-  replay_ctx_t *r = ud;
-  if (mw_conn_sse_send(r->conn, f) == 0) r->conn->server->metrics.events_replayed++;
+  mw_conn_t *c = ud;
+  if (mw_conn_sse_send(c, f) == 0) c->server->metrics.events_replayed++;
+}
+
+void mw_channel__pump(mw_conn_t *c) {
+  mw_channel_t *ch = c->sse.ch.channel;
+  if (c->replay_after < ch->lost_upto) {
+    ch->server->metrics.replay_gaps++;
+    mw_sse_send_gap(c, NULL);
+    c->replay_after = ch->lost_upto;
+  }
+  if (mw_eventlog_replay_some(&ch->log, 0, &c->replay_after, emit_replay, mw_conn__can_replay, c))
+    c->replaying = false;
 }
 
 int mw_channel_subscribe(mw_channel_t *ch, mw_conn_t *c, const char *last_event_id,
@@ -78,16 +86,19 @@ int mw_channel_subscribe(mw_channel_t *ch, mw_conn_t *c, const char *last_event_
   uint64_t after = 0;
   bool ours = mw_event_id_parse(last_event_id, &tag, &tag_len, &after) == 0 &&
               tag_len == strlen(s->epoch) && memcmp(tag, s->epoch, tag_len) == 0;
-  replay_ctx_t r = {c};
   /* An id from another process (or garbage) means the client's position is
    * unknown: send what we hold and say so. */
-  mw_eventlog_replay(&ch->log, 0, ours ? after : 0, ch->lost_upto, mw_server_now(s), emit_replay,
-                     &r, gap);
-  if (!ours) *gap = true;
+  if (!ours) after = 0;
+  *gap = mw_eventlog_resume_gap(&ch->log, 0, after, ch->lost_upto, mw_server_now(s)) || !ours;
   if (*gap) {
     s->metrics.replay_gaps++;
     mw_sse_send_gap(c, last_event_id);
+    if (after > ch->log.last_seq) after = 0;
+    if (after < ch->lost_upto) after = ch->lost_upto;
   }
+  c->replaying = true;
+  c->replay_after = after;
+  mw_channel__pump(c);
   return 0;
 }
 
@@ -133,10 +144,14 @@ void mw_sse_send_gap(mw_conn_t *c, const char *last_event_id) {
    * id is echoed JSON-escaped only for safe characters; others are dropped. */
   char data[160];
   size_t o = 0;
-  o += (size_t)snprintf(data, sizeof data, "{\"lastEventId\":\"");
-  for (const char *p = last_event_id; *p && o < sizeof data - 4; p++)
-    if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) data[o++] = *p;
-  o += (size_t)snprintf(data + o, sizeof data - o, "\"}");
+  if (last_event_id) {
+    o += (size_t)snprintf(data, sizeof data, "{\"lastEventId\":\"");
+    for (const char *p = last_event_id; *p && o < sizeof data - 4; p++)
+      if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) data[o++] = *p;
+    o += (size_t)snprintf(data + o, sizeof data - o, "\"}");
+  } else {
+    o = (size_t)snprintf(data, sizeof data, "{\"reason\":\"evicted during replay\"}");
+  }
   mw_sse_event_t ev = {NULL, "gap", data, o, -1};
   mw_frame_t *f = mw_sse_frame(&ev);
   mw_conn_sse_send(c, f);

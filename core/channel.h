@@ -32,13 +32,16 @@ int mw_channel_subscribe(mw_channel_t *ch, mw_conn_t *c, const char *last_event_
                          const mw_kv_t *hdrs, size_t nhdrs, bool *gap);
 
 void mw_channel__unsubscribe(mw_conn_t *c);
+/* Continues a paced replay on `c` (its write queue drained). */
+void mw_channel__pump(mw_conn_t *c);
 
 /* Ages out old events; frees channels with no subscriber and no history, so
  * channel names taken from URLs cannot accumulate forever. */
 void mw_channel_sweep(mw_server_t *s);
 void mw_channel_destroy_all(mw_server_t *s);
 
-/* Sends the "gap" notice event to `c` (shared by sessions and channels). */
+/* Sends the "gap" notice event to `c` (shared by sessions and channels);
+ * `last_event_id` may be NULL. */
 void mw_sse_send_gap(mw_conn_t *c, const char *last_event_id);
 
 #endif

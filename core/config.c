@@ -60,10 +60,10 @@ static const setting_t settings[] = {
     {"PORT", "port", "--port", "PORT", K_INT, OFF(port), 0, 65535, "3001", NULL,
      "TCP port to listen on; 0 picks an ephemeral port"},
     {"MOONWIRE_SCRIPTS", "scripts", "--scripts", "DIR", K_SCRIPTS, 0, 0, 0, NULL,
-     "default none; env list is ':'-separated, --scripts is repeatable",
-     "script directories to load; given flags replace the env/file list"},
+     "default none; the env value is a ':'-separated list",
+     "script directory to load; repeatable, and flags replace the env/file list"},
     {"MOONWIRE_CONFIG", NULL, "--config", "FILE", K_CONFIG, 0, 0, 0, NULL, "default none",
-     "Lua config file of `key = value` settings (--config wins over the env)"},
+     "Lua file of `key = value` settings; --config wins over the env"},
     {"LOG_LEVEL", "log_level", "--log-level", "LEVEL", K_LEVEL, OFF(log_level), 0, 0, "info",
      "one of debug, info, warn, error; default info", "least severe level logged"},
     {"SSE_HEARTBEAT_INTERVAL", "sse_heartbeat_interval", NULL, NULL, K_U32,
@@ -233,8 +233,8 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
   if (++*ticks <= CONFIG_MAX_INSTRUCTIONS / CONFIG_HOOK_EVERY) return;
   /* luaL_error's own position would be the hook's caller (pcall), not the loop. */
   lua_getinfo(L, "Sl", ar);
-  luaL_error(L, "%s:%d: config did not finish after %u instructions (endless loop?)", ar->short_src,
-             ar->currentline, CONFIG_MAX_INSTRUCTIONS);
+  luaL_error(L, "%s:%d: config did not finish after %d instructions (endless loop?)", ar->short_src,
+             ar->currentline, (int)CONFIG_MAX_INSTRUCTIONS);
 }
 
 /* The file may only hand over strings C can hold: an embedded NUL would

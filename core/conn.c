@@ -54,6 +54,17 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   if (c->close_after_flush && c->pending_writes == 0) begin_shutdown(c);
+  if (c->replaying && mw_conn__can_replay(c)) {
+    if (c->sse_kind == MW_SSE_SESSION)
+      mw_session__pump(c);
+    else if (c->sse_kind == MW_SSE_CHANNEL)
+      mw_channel__pump(c);
+  }
+}
+
+bool mw_conn__can_replay(void *conn) {
+  mw_conn_t *c = conn;
+  return c->state == MW_CONN_STREAM && c->pending_bytes <= c->server->config->max_pending_bytes / 2;
 }
 
 /* Writes `len` bytes at `data`, kept alive by `frame` (a reference is taken
@@ -121,6 +132,7 @@ static void detach_stream(mw_conn_t *c) {
   default: break;
   }
   c->sse_kind = MW_SSE_NONE;
+  c->replaying = false;
   c->server->nstreams--;
 }
 
@@ -426,7 +438,7 @@ int mw_conn_sse_send(mw_conn_t *c, mw_frame_t *frame) {
     s->metrics.heartbeats_sent++;
   else
     s->metrics.events_sent++;
-  if (c->pending_bytes > s->config->max_pending_bytes) {
+  if (!c->replaying && c->pending_bytes > s->config->max_pending_bytes) {
     /* The client stopped reading. Its events stay in the session log, so it
      * can resume once it reconnects; this connection only wastes memory. */
     s->metrics.slow_consumers++;

@@ -44,8 +44,10 @@ struct mw_conn {
   bool close_after_flush;
   bool reading;              /* uv_read_start is in effect */
   bool queued;               /* on the server's deferred-input list */
+  bool replaying;            /* catching up from a replay log, paced by the write queue */
   mw_gen_t *gen;             /* reference held while a Lua handler owes the response */
   mw_lhandle_t *lua_handle;  /* borrowed; the Lua userdata pointing here, or NULL */
+  uint64_t replay_after;     /* while replaying: seq of the last event sent */
   union {
     struct {
       mw_session_t *session; /* borrowed; the session detaches us before it is freed */
@@ -76,6 +78,10 @@ int mw_conn_sse_start(mw_conn_t *c, const mw_kv_t *hdrs, size_t nhdrs);
  * Closes the connection and returns -ENOBUFS when the client is not reading
  * (more than MAX_PENDING_BYTES unsent: a slow consumer); -EPIPE when closed. */
 int mw_conn_sse_send(mw_conn_t *c, mw_frame_t *frame);
+
+/* While replaying: may another event be queued now? (half of MAX_PENDING_BYTES,
+ * so a catch-up never trips the slow-consumer limit meant for live sends) */
+bool mw_conn__can_replay(void *conn);
 
 /* Ends an SSE response normally (terminating chunk); the connection returns to
  * keep-alive, or closes when the exchange did not allow it. */

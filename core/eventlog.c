@@ -132,6 +132,27 @@ mw_eventlog_entry_t *mw_eventlog_at(const mw_eventlog_t *log, uint32_t i) {
   return i < log->count ? slot(log, i) : NULL;
 }
 
+bool mw_eventlog_resume_gap(mw_eventlog_t *log, uint32_t stream, uint64_t after_seq,
+                            uint64_t lost_upto, uint64_t now_ms) {
+  /* lost_upto was read before this call's own expiry, which may drop entries
+   * of this stream; fold those in or the client would skip them silently. */
+  uint64_t lost = expire_stream(log, now_ms, stream);
+  if (lost < lost_upto) lost = lost_upto;
+  return after_seq < lost || after_seq > log->last_seq;
+}
+
+bool mw_eventlog_replay_some(const mw_eventlog_t *log, uint32_t stream, uint64_t *after,
+                             mw_eventlog_emit_cb emit, bool (*more)(void *ud), void *ud) {
+  for (uint32_t i = mw_eventlog_lower_bound(log, *after); i < log->count; i++) {
+    mw_eventlog_entry_t *e = slot(log, i);
+    if (e->stream != stream) continue;
+    if (!more(ud)) return false;
+    *after = e->seq;
+    emit(ud, e->frame);
+  }
+  return true;
+}
+
 size_t mw_eventlog_replay(mw_eventlog_t *log, uint32_t stream, uint64_t after_seq,
                           uint64_t lost_upto, uint64_t now_ms, mw_eventlog_emit_cb emit, void *ud,
                           bool *gap) {

@@ -91,4 +91,16 @@ size_t mw_eventlog_replay(mw_eventlog_t *log, uint32_t stream, uint64_t after_se
                           uint64_t lost_upto, uint64_t now_ms, mw_eventlog_emit_cb emit,
                           void *ud, bool *gap);
 
+/* Expires old entries, then tells whether a client positioned after
+ * `after_seq` on `stream` missed events that are gone (same rule as replay). */
+bool mw_eventlog_resume_gap(mw_eventlog_t *log, uint32_t stream, uint64_t after_seq,
+                            uint64_t lost_upto, uint64_t now_ms);
+
+/* Paced replay: emits entries of `stream` with seq > *after, oldest first,
+ * while more(ud) is true, advancing *after past each one emitted. Returns true
+ * when it reached the end of the log (the client is caught up). `emit` must
+ * not append to or expire the log. */
+bool mw_eventlog_replay_some(const mw_eventlog_t *log, uint32_t stream, uint64_t *after,
+                             mw_eventlog_emit_cb emit, bool (*more)(void *ud), void *ud);
+
 #endif

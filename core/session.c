@@ -84,13 +84,19 @@ static int mem_append(mw_session_t *ss, uint32_t stream, uint64_t seq, mw_frame_
   return mw_eventlog_append(&ss->log, stream, seq, f, now_ms);
 }
 
-static size_t mem_replay(mw_session_t *ss, uint32_t stream, uint64_t after, uint64_t lost_upto,
-                         uint64_t now_ms, mw_eventlog_emit_cb emit, void *ud, bool *gap) {
-  return mw_eventlog_replay(&ss->log, stream, after, lost_upto, now_ms, emit, ud, gap);
+static bool mem_resume_gap(mw_session_t *ss, uint32_t stream, uint64_t after, uint64_t lost_upto,
+                           uint64_t now_ms) {
+  return mw_eventlog_resume_gap(&ss->log, stream, after, lost_upto, now_ms);
+}
+
+static bool mem_replay_some(mw_session_t *ss, uint32_t stream, uint64_t *after,
+                            mw_eventlog_emit_cb emit, bool (*more)(void *ud), void *ud) {
+  return mw_eventlog_replay_some(&ss->log, stream, after, emit, more, ud);
 }
 
 const mw_session_store_ops_t mw_session_memory_store = {
-    "memory", mem_create, mem_find, mem_free, mem_count, mem_next_seq, mem_append, mem_replay,
+    "memory",       mem_create, mem_find,       mem_free,        mem_count,
+    mem_next_seq,   mem_append, mem_resume_gap, mem_replay_some,
 };
 
 /* The store in use; one place to switch it. */
@@ -154,7 +160,8 @@ int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char
   if (store->append(ss, no, seq, f, mw_server_now(s)) == 0) st->last_seq = seq;
   /* append may evict and forget other streams, moving the array: look again. */
   st = stream_find(ss, no);
-  if (st && st->conn) mw_conn_sse_send(st->conn, f);
+  /* A connection still replaying picks this event up from the log in order. */
+  if (st && st->conn && !st->conn->replaying) mw_conn_sse_send(st->conn, f);
   mw_frame_unref(f);
   return 0;
 }
@@ -163,21 +170,30 @@ int mw_session_end_stream(mw_session_t *ss, uint32_t no) {
   mw_session_stream_t *st = stream_find(ss, no);
   if (!st) return -ENOENT;
   st->ended = true;
-  if (st->conn) mw_conn_sse_finish(st->conn);
+  if (st->conn && !st->conn->replaying) mw_conn_sse_finish(st->conn);
   return 0;
 }
 
-typedef struct {
-  mw_conn_t *conn;
-  size_t n;
-} replay_ctx_t;
-
 static void emit_replay(void *ud, mw_frame_t *f) {
-  replay_ctx_t *r = ud;
-  if (mw_conn_sse_send(r->conn, f) == 0) {
-    r->conn->server->metrics.events_replayed++;
-    r->n++;
+  mw_conn_t *c = ud;
+  if (mw_conn_sse_send(c, f) == 0) c->server->metrics.events_replayed++;
+}
+
+void mw_session__pump(mw_conn_t *c) {
+  mw_session_t *ss = c->sse.s.session;
+  uint32_t no = c->sse.s.no;
+  mw_session_stream_t *st = stream_find(ss, no);
+  if (!st) return;
+  /* Events evicted while this client was catching up are a gap too. */
+  if (c->replay_after < st->lost_upto) {
+    ss->server->metrics.replay_gaps++;
+    mw_sse_send_gap(c, NULL);
+    c->replay_after = st->lost_upto;
   }
+  if (!store->replay_some(ss, no, &c->replay_after, emit_replay, mw_conn__can_replay, c)) return;
+  if (c->state != MW_CONN_STREAM) return;
+  c->replaying = false;
+  if (st->ended) mw_conn_sse_finish(c);
 }
 
 int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *last_event_id,
@@ -229,16 +245,17 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
   if (rc < 0) return 0;
 
   if (resume) {
-    replay_ctx_t r = {c, 0};
-    bool g = false;
-    store->replay(ss, no, after, st->lost_upto, mw_server_now(s), emit_replay, &r, &g);
-    if (g || *gap) {
+    if (store->resume_gap(ss, no, after, st->lost_upto, mw_server_now(s)) || *gap) {
       *gap = true;
       s->metrics.replay_gaps++;
       mw_sse_send_gap(c, last_event_id);
+      /* Told once: resume from the oldest event still held. */
+      if (after > ss->log.last_seq) after = 0;
+      if (after < st->lost_upto) after = st->lost_upto;
     }
-    st = stream_find(ss, no);
-    if (st && st->ended && st->conn == c) mw_conn_sse_finish(c);
+    c->replaying = true;
+    c->replay_after = after;
+    mw_session__pump(c);
   }
   return 0;
 }

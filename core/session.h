@@ -45,8 +45,10 @@ typedef struct mw_session_store_ops {
   size_t (*count)(const mw_server_t *s);
   uint64_t (*next_seq)(mw_session_t *ss);
   int (*append)(mw_session_t *ss, uint32_t stream, uint64_t seq, mw_frame_t *f, uint64_t now_ms);
-  size_t (*replay)(mw_session_t *ss, uint32_t stream, uint64_t after, uint64_t lost_upto,
-                   uint64_t now_ms, mw_eventlog_emit_cb emit, void *ud, bool *gap);
+  bool (*resume_gap)(mw_session_t *ss, uint32_t stream, uint64_t after, uint64_t lost_upto,
+                     uint64_t now_ms);
+  bool (*replay_some)(mw_session_t *ss, uint32_t stream, uint64_t *after,
+                      mw_eventlog_emit_cb emit, bool (*more)(void *ud), void *ud);
 } mw_session_store_ops_t;
 
 extern const mw_session_store_ops_t mw_session_memory_store;
@@ -81,6 +83,9 @@ int mw_session_end_stream(mw_session_t *ss, uint32_t no);
  * Returns 0, or -ENOENT (unknown stream / malformed id: nothing written). */
 int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *last_event_id,
                       const mw_kv_t *hdrs, size_t nhdrs, bool *gap);
+
+/* Continues a paced replay on `c` (its write queue drained). */
+void mw_session__pump(mw_conn_t *c);
 
 /* Called by a connection leaving its stream. */
 void mw_session__detach(mw_conn_t *c);
