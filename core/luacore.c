@@ -12,6 +12,7 @@
 #include "channel.h"
 #include "log.h"
 #include "session.h"
+#include "shared.h"
 #include "sse.h"
 
 #define HANDLE_MT "moonwire.handle"
@@ -210,9 +211,10 @@ static int l_publish(lua_State *L) {
 /* ---- sessions --------------------------------------------------------- */
 
 static int l_session_create(lua_State *L) {
-  mw_session_t *ss = mw_session_create(server_of(L));
   size_t len;
   const char *data = luaL_optlstring(L, 1, NULL, &len);
+  mw_session_t *ss = mw_session_create(server_of(L));
+  ss->prefixed_ids = lua_toboolean(L, 2);
   if (data) mw_session_set_data(ss, data, len);
   lua_pushstring(L, ss->id);
   return 1;
@@ -276,7 +278,7 @@ static int l_session_send(lua_State *L) {
     lua_pushliteral(L, "no-session");
     return 2;
   }
-  char id[48];
+  char id[64];
   int rc = no < 0 || no > UINT32_MAX ? -ENOENT
                                      : mw_session_send(ss, (uint32_t)no, event, data, len, id);
   if (rc < 0) {
@@ -420,6 +422,85 @@ void mw_luacore_close_timers(mw_gen_t *g) {
   }
 }
 
+/* ---- shared store ----------------------------------------------------- */
+
+static uint64_t check_ttl(lua_State *L, int idx) {
+  lua_Number ttl = luaL_optnumber(L, idx, 0);
+  luaL_argcheck(L, ttl >= 0 && ttl <= 365.0 * 86400, idx, "ttl must be 0..31536000 seconds");
+  return (uint64_t)(ttl * 1000 + 0.5);
+}
+
+/* shared_get(key) -> string | integer | nil */
+static int l_shared_get(lua_State *L) {
+  size_t len;
+  const char *key = luaL_checklstring(L, 1, &len);
+  mw_shared_entry_t *e = mw_shared_get(server_of(L), key, len);
+  if (!e)
+    lua_pushnil(L);
+  else if (e->value)
+    lua_pushlstring(L, e->value, e->value_len);
+  else
+    lua_pushinteger(L, e->integer);
+  return 1;
+}
+
+/* shared_set(key, value, ttl_seconds?) ; value nil deletes */
+static int l_shared_set(lua_State *L) {
+  size_t len, vlen;
+  const char *key = luaL_checklstring(L, 1, &len);
+  mw_server_t *s = server_of(L);
+  if (lua_isnil(L, 2)) {
+    mw_shared_delete(s, key, len);
+    return 0;
+  }
+  uint64_t ttl = check_ttl(L, 3);
+  if (lua_isinteger(L, 2)) {
+    int64_t cur;
+    mw_shared_delete(s, key, len);
+    mw_shared_incr(s, key, len, lua_tointeger(L, 2), ttl, &cur);
+    return 0;
+  }
+  luaL_argcheck(L, lua_type(L, 2) == LUA_TSTRING, 2, "value must be a string or an integer");
+  const char *v = lua_tolstring(L, 2, &vlen);
+  mw_shared_set(s, key, len, v, vlen, ttl);
+  return 0;
+}
+
+/* shared_incr(key, by?, ttl_seconds?) -> new value | nil, "not an integer" */
+static int l_shared_incr(lua_State *L) {
+  size_t len;
+  const char *key = luaL_checklstring(L, 1, &len);
+  lua_Integer by = luaL_optinteger(L, 2, 1);
+  int64_t out;
+  if (mw_shared_incr(server_of(L), key, len, by, check_ttl(L, 3), &out) < 0) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "not an integer");
+    return 2;
+  }
+  lua_pushinteger(L, out);
+  return 1;
+}
+
+static int l_shared_delete(lua_State *L) {
+  size_t len;
+  const char *key = luaL_checklstring(L, 1, &len);
+  lua_pushboolean(L, mw_shared_delete(server_of(L), key, len));
+  return 1;
+}
+
+/* session_ids() -> array of every live session id (for broadcasts). */
+static int l_session_ids(lua_State *L) {
+  mw_server_t *s = server_of(L);
+  lua_createtable(L, (int)s->sessions.count, 0);
+  lua_Integer i = 0;
+  for (size_t b = 0; b < s->sessions.nbuckets; b++)
+    for (mw_hnode_t *n = s->sessions.buckets[b]; n; n = n->next) {
+      lua_pushlstring(L, n->key, n->key_len);
+      lua_rawseti(L, -2, ++i);
+    }
+  return 1;
+}
+
 /* ---- misc ------------------------------------------------------------- */
 
 static int l_log(lua_State *L) {
@@ -534,6 +615,11 @@ int mw_luacore_open(lua_State *L) {
       {"session_end_stream", l_session_end_stream},
       {"session_attach", l_session_attach},
       {"session_info", l_session_info},
+      {"session_ids", l_session_ids},
+      {"shared_get", l_shared_get},
+      {"shared_set", l_shared_set},
+      {"shared_incr", l_shared_incr},
+      {"shared_delete", l_shared_delete},
       {"timer", l_timer},
       {"log", l_log},
       {"lua_error", l_lua_error},

@@ -284,6 +284,15 @@ void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c) {
   lua_settop(L, top);
 }
 
+void mw_gen_activate(mw_gen_t *g) {
+  lua_State *L = g->L;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, traceback);
+  if (push_runtime_fn(g, "activate") && lua_pcall(L, 0, 0, top + 1) != LUA_OK)
+    log_lua_error(g, "activate failed", lua_tostring(L, -1));
+  lua_settop(L, top);
+}
+
 void mw_gen_session_closed(mw_gen_t *g, const char *sid, const char *reason) {
   lua_State *L = g->L;
   int top = lua_gettop(L);

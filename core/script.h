@@ -43,6 +43,10 @@ void mw_gen_retire(mw_gen_t *g);
 /* Hands BUSY connection `c` to the Lua router. Errors answer 500. */
 void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c);
 
+/* Tells the new current generation it now serves (runtime.activate): the MCP
+ * layer compares what changed and notifies clients. */
+void mw_gen_activate(mw_gen_t *g);
+
 /* Tells the scripts a session is gone ("expired", "deleted", "shutdown"). */
 void mw_gen_session_closed(mw_gen_t *g, const char *sid, const char *reason);
 

@@ -13,6 +13,7 @@
 #include "reload.h"
 #include "script.h"
 #include "session.h"
+#include "shared.h"
 #include "sse.h"
 
 #define MW_READ_BUF_SIZE (64u * 1024)
@@ -311,6 +312,7 @@ int mw_server_reload(mw_server_t *s, const char *why) {
   mw_gen_t *old = s->gen;
   s->gen = g;
   if (old) mw_gen_retire(old);
+  mw_gen_activate(g);
   mw_log(MW_LOG_INFO, old ? "scripts reloaded" : "scripts loaded", 3, "reason", why, "generation",
          ids, "ms", ms);
   return 0;
@@ -347,6 +349,7 @@ static void on_sweep(uv_timer_t *t) {
   mw_server_t *s = t->data;
   mw_session_sweep(s);
   mw_channel_sweep(s);
+  mw_shared_sweep(s);
 }
 
 static bool is_loopback_host(const char *h) {
@@ -371,6 +374,7 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
   mw_random_bytes(&seed, sizeof seed);
   mw_hmap_init(&s->sessions, seed);
   mw_hmap_init(&s->channels, seed ^ 0x9e3779b97f4a7c15ULL);
+  mw_hmap_init(&s->shared, seed ^ 0xc2b2ae3d27d4eb4fULL);
   /* Hex, so the epoch never contains the '-' that separates it from the seq. */
   unsigned char raw[3];
   mw_random_bytes(raw, sizeof raw);
@@ -446,6 +450,7 @@ static void close_everything(mw_server_t *s) {
   mw_list_foreach_safe(pos, tmp, &s->conns) mw_conn_close(mw_container_of(pos, mw_conn_t, link));
   mw_session_destroy_all(s);
   mw_channel_destroy_all(s);
+  mw_shared_destroy_all(s);
   if (s->gen) {
     mw_gen_t *g = s->gen;
     s->gen = NULL;
@@ -513,4 +518,5 @@ void mw_server_dispose(mw_server_t *s) {
   mw_free(s->reload_error);
   mw_hmap_dispose(&s->sessions);
   mw_hmap_dispose(&s->channels);
+  mw_hmap_dispose(&s->shared);
 }

@@ -54,6 +54,7 @@ struct mw_server {
   mw_tlist_t session_list;    /* sessions with no attached stream, ordered by last use */
   mw_hmap_t sessions;         /* id -> mw_session_t (owned through this map) */
   mw_hmap_t channels;         /* name -> mw_channel_t (owned through this map) */
+  mw_hmap_t shared;           /* key -> mw_shared_entry_t (owned through this map) */
   mw_eventlog_limits_t log_limits;
   llhttp_settings_t parser_settings;
   char *read_buf;             /* owned; shared by all reads: parsing is synchronous */

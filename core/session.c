@@ -142,8 +142,11 @@ uint32_t mw_session_open_stream(mw_session_t *ss) {
   return no;
 }
 
-static void format_id(char *out, uint32_t no, uint64_t seq) {
-  snprintf(out, 48, "%u-%llu", no, (unsigned long long)seq);
+static void format_id(const mw_session_t *ss, char *out, uint32_t no, uint64_t seq) {
+  if (ss->prefixed_ids)
+    snprintf(out, 64, "%s.%u-%llu", ss->id, no, (unsigned long long)seq);
+  else
+    snprintf(out, 64, "%u-%llu", no, (unsigned long long)seq);
 }
 
 int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char *data,
@@ -154,7 +157,7 @@ int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char
   if (!st) return -ENOENT;
   if (st->ended) return -EPIPE;
   uint64_t seq = store->next_seq(ss);
-  format_id(id_out, no, seq);
+  format_id(ss, id_out, no, seq);
   mw_sse_event_t ev = {id_out, event, data, len, -1};
   mw_frame_t *f = mw_sse_frame(&ev);
   if (store->append(ss, no, seq, f, mw_server_now(s)) == 0) st->last_seq = seq;
@@ -206,9 +209,16 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
     const char *tag;
     size_t tag_len;
     uint64_t tag_no;
-    if (mw_event_id_parse(last_event_id, &tag, &tag_len, &after) < 0 ||
-        mw_parse_u64(tag, tag_len, &tag_no) < 0 || tag_no > UINT32_MAX)
-      return -ENOENT;
+    if (mw_event_id_parse(last_event_id, &tag, &tag_len, &after) < 0) return -ENOENT;
+    const char *dot = memchr(tag, '.', tag_len);
+    if (dot) {
+      /* "<sid>.<stream>": the id must belong to this very session. */
+      if ((size_t)(dot - tag) != MW_SESSION_ID_LEN || memcmp(tag, ss->id, MW_SESSION_ID_LEN) != 0)
+        return -ENOENT;
+      tag_len -= (size_t)(dot + 1 - tag);
+      tag = dot + 1;
+    }
+    if (mw_parse_u64(tag, tag_len, &tag_no) < 0 || tag_no > UINT32_MAX) return -ENOENT;
     no = (uint32_t)tag_no;
   }
   mw_session_stream_t *st = stream_find(ss, no);
@@ -236,8 +246,8 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
   c->sse.s.no = no;
   if (ss->attached++ == 0) mw_tlist_remove(&ss->expiry);
 
-  char id[48];
-  format_id(id, no, store->next_seq(ss));
+  char id[64];
+  format_id(ss, id, no, store->next_seq(ss));
   mw_sse_event_t prime = {id, NULL, "", 0, (int)s->config->retry_ms};
   mw_frame_t *f = mw_sse_frame(&prime);
   int rc = mw_conn_sse_send(c, f);

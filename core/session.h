@@ -5,7 +5,8 @@
  * after the last stream detached and no request touched it -> or destroyed
  * explicitly. Stream 0 is the standalone (GET) stream; 1, 2, … carry the
  * responses of individual requests (POST SSE) and stay resumable until their
- * events leave the log. Event ids are "<stream>-<seq>". */
+ * events leave the log. Event ids are "<stream>-<seq>" (or, with
+ * prefixed_ids, "<session>.<stream>-<seq>"). */
 #ifndef MW_SESSION_H
 #define MW_SESSION_H
 
@@ -31,6 +32,9 @@ struct mw_session {
   uint32_t nstreams, cap;
   uint32_t next_stream;             /* number the next request stream gets */
   uint32_t attached;                /* streams with a connection */
+  bool prefixed_ids;                /* event ids carry the session id: "<sid>.<stream>-<seq>",
+                                       for transports (legacy SSE) that find the session from
+                                       Last-Event-ID alone */
   char *data;                       /* owned; protocol state (JSON), may be NULL */
   size_t data_len;
 };
@@ -67,7 +71,7 @@ void mw_session_set_data(mw_session_t *ss, const char *data, size_t len);
 uint32_t mw_session_open_stream(mw_session_t *ss);
 
 /* Sends one event on stream `no`: framed with id "<no>-<seq>" (written to
- * `id_out`, 48 bytes), kept in the log and written to the attached connection
+ * `id_out`, 64 bytes), kept in the log and written to the attached connection
  * if any. Returns 0, or -ENOENT (no such stream), -EPIPE (stream ended). */
 int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char *data,
                     size_t len, char *id_out);

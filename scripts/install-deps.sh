@@ -10,9 +10,9 @@ PKGS=(
   node-llhttp libssl-dev
 )
 
-# The integration tests run on Node (>= 18, for node:test and fetch); any
-# node already on PATH will do, else Debian's.
-command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+# npm fetches the JS test dependencies (including the Node 22 they run on);
+# any node/npm already on PATH will do, else Debian's.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

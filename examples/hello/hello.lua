@@ -48,3 +48,37 @@ mw.route {
     stream:close()
   end,
 }
+
+-- MCP: point any MCP client at http://127.0.0.1:3001/mcp (or /sse for the
+-- 2024-11-05 transport).
+mw.tool {
+  name = "add", description = "Add two numbers",
+  input_schema = { type = "object", required = { "a", "b" },
+                   properties = { a = { type = "number" }, b = { type = "number" } } },
+  handler = function(args, ctx) return tostring(args.a + args.b) end,
+}
+
+mw.tool {
+  name = "countdown", description = "Count down from n, one step per 100 ms, reporting progress",
+  input_schema = { type = "object", properties = { n = { type = "integer", minimum = 1, maximum = 50 } } },
+  handler = function(args, ctx)
+    local n = args.n or 5
+    for i = 1, n do
+      ctx:progress(i, n, ("step %d of %d"):format(i, n))
+      if not ctx:sleep(0.1) then return nil, "cancelled" end
+    end
+    return "liftoff"
+  end,
+}
+
+mw.resource {
+  uri = "moonwire://hello/readme", name = "readme", mime_type = "text/plain",
+  description = "What this example shows",
+  handler = function(uri, ctx) return "A route, a channel, and a couple of MCP tools." end,
+}
+
+mw.prompt {
+  name = "greet", description = "Greet someone by name",
+  arguments = { { name = "name", description = "Who to greet", required = true } },
+  handler = function(args, ctx) return "Say hello to " .. args.name .. "." end,
+}

@@ -158,6 +158,66 @@ function mw.sessions.end_stream(id, no) return core.session_end_stream(id, no) e
 --- { attached, buffered, buffered_bytes, standalone_open } or nil.
 function mw.sessions.info(id) return core.session_info(id) end
 
+--- A key-value store owned by the server, shared by every script and kept
+--- across reloads: mw.shared:get(k), :set(k, v, ttl_seconds), :incr(k, by,
+--- ttl_seconds), :delete(k). Values are strings or integers.
+mw.shared = {}
+function mw.shared:get(key) return core.shared_get(key) end
+function mw.shared:set(key, value, ttl) return core.shared_set(key, value, ttl) end
+function mw.shared:incr(key, by, ttl) return core.shared_incr(key, by, ttl) end
+function mw.shared:delete(key) return core.shared_delete(key) end
+
+-- MCP declarations -----------------------------------------------------------
+
+local registry = require "moonwire.mcp.registry"
+
+local function declare(fn, add)
+  return function(decl)
+    local item, err = add(decl)
+    if not item then fail(fn, err) end
+    return item
+  end
+end
+
+--- mw.tool { name, description, input_schema, output_schema?, annotations?, title?,
+---           handler = function(args, ctx) … end }
+--- The handler returns a string, a content list, or { content = …, structured = … };
+--- nil, err or error() make an isError result.
+mw.tool = declare("mw.tool", registry.add_tool)
+
+--- mw.resource { uri, name, mime_type?, description?, handler = function(uri, ctx) … end }
+mw.resource = declare("mw.resource", registry.add_resource)
+
+--- mw.resource_template { uri_template = "file:///{path}", name, handler = function(uri, vars, ctx) … end }
+mw.resource_template = declare("mw.resource_template", registry.add_template)
+
+--- mw.prompt { name, description, arguments = { { name, description, required } },
+---             handler = function(args, ctx) … end }
+mw.prompt = declare("mw.prompt", registry.add_prompt)
+
+--- mw.completion { ref = { type = "ref/prompt", name = … }, handler = function(argument, ctx) … end }
+mw.completion = declare("mw.completion", registry.add_completion)
+
+--- Content helpers for tool results.
+function mw.text(s) return { type = "text", text = tostring(s) } end
+function mw.image(data, mime_type) return { type = "image", data = data, mimeType = mime_type } end
+function mw.audio(data, mime_type) return { type = "audio", data = data, mimeType = mime_type } end
+function mw.resource_link(t)
+  return { type = "resource_link", uri = t.uri, name = t.name, description = t.description,
+           mimeType = t.mime_type or t.mimeType, title = t.title }
+end
+function mw.embedded(t)
+  return { type = "resource", resource = { uri = t.uri, mimeType = t.mime_type or t.mimeType,
+                                           text = t.text, blob = t.blob } }
+end
+
+--- Notifies subscribed clients that a resource changed.
+function mw.resource_updated(uri) return require("moonwire.mcp").resource_updated(uri) end
+
+--- Notifies connected clients that a list changed: "tools", "resources" or "prompts".
+--- (A reload that changes declarations does this by itself.)
+function mw.list_changed(kind) return require("moonwire.mcp").list_changed(kind) end
+
 --- Live counters: connections, streams, sessions, channels, generation, uptime_s.
 function mw.stats() return core.stats() end
 

@@ -11,6 +11,7 @@ local M = {
   patterns = {},      -- routes with :params, in declaration order
   timers = {},        -- script timers, stopped when the generation retires
   session_listeners = {},
+  activate_listeners = {},
 }
 
 local function traceback(err)
@@ -263,6 +264,13 @@ function M.dispatch(req, handle)
   end
   req.params = params
   req.args = M.parse_query(req.query)
+  if route.raw then
+    -- Framework routes (MCP transports) manage their own coroutines and
+    -- responses; they get the handle itself.
+    local ok, err = xpcall(route.handler, traceback, req, handle)
+    if not ok then M.handler_error(handle, err, route.where or route.path) end
+    return
+  end
   local ctx = setmetatable({ req = req, _handle = handle, generation = M.generation }, Ctx)
   if route.channel then
     return ctx:subscribe(route.channel)
@@ -291,6 +299,14 @@ function M.retire()
   M.timers = {}
 end
 
+-- Called by the core once this generation is the one serving requests.
+function M.activate()
+  for _, fn in ipairs(M.activate_listeners) do
+    local ok, err = xpcall(fn, traceback)
+    if not ok then core.lua_error(tostring(err)) end
+  end
+end
+
 function M.session_closed(sid, reason)
   for _, fn in ipairs(M.session_listeners) do
     local ok, err = xpcall(fn, traceback, sid, reason)
@@ -304,6 +320,7 @@ end
 -- real globals), so one script's globals never clobber another's.
 function M.load_scripts(dirs, generation)
   M.generation = generation
+  require("moonwire.mcp").install()
   for _, files in ipairs(dirs) do
     for _, path in ipairs(files) do
       local env = setmetatable({}, { __index = _G })

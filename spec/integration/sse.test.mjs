@@ -404,3 +404,29 @@ end }`;
     closeStream(st2);
   });
 });
+
+describe('shared store', () => {
+  it('keeps values across reloads, counts, and expires entries with a TTL', async () => {
+    const src = (v) => `local mw = require "moonwire"
+mw.route { method = "POST", path = "/hit", handler = function() return tostring(mw.shared:incr("hits")) end }
+mw.route { method = "POST", path = "/put", handler = function(req) mw.shared:set("k", req.body, tonumber(req.args.ttl)) return "ok" end }
+mw.route { method = "GET", path = "/get", handler = function() local v = mw.shared:get("k") return v == nil and "nil" or tostring(v) .. "${v}" end }
+mw.route { method = "POST", path = "/bad", handler = function() local v, err = mw.shared:incr("k") return tostring(v) .. "," .. tostring(err) end }`;
+    const dir = scriptsDir({ 'app.lua': src('') });
+    const srv = await startServer({ scripts: [dir] });
+    const req = async (m, p, body) => (await fetch(srv.url(p), { method: m, body })).text();
+    assert.equal(await req('POST', '/hit'), '1');
+    assert.equal(await req('POST', '/hit'), '2');
+    await req('POST', '/put', 'value');
+    assert.equal(await req('POST', '/bad'), 'nil,not an integer');
+    fs.writeFileSync(path.join(dir, 'app.lua'), src('!'));
+    const t0 = Date.now();
+    while ((await req('GET', '/get')) !== 'value!') { assert.ok(Date.now() - t0 < 2000); await sleep(20); }
+    assert.equal(await req('POST', '/hit'), '3', 'counter survived the reload');
+    await req('POST', '/put?ttl=0.2', 'short');
+    assert.equal(await req('GET', '/get'), 'short!');
+    await sleep(300);
+    assert.equal(await req('GET', '/get'), 'nil');
+    assert.equal((await srv.stop()).code, 0);
+  });
+});

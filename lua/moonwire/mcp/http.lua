@@ -1,0 +1,245 @@
+-- Streamable HTTP at /mcp for the session revisions (2025-03-26, 2025-06-18,
+-- 2025-11-25): POST carries client messages, GET opens the session's
+-- standalone stream, DELETE ends the session. A request is answered with
+-- plain JSON unless its handler sends something while running (progress,
+-- logs, server->client requests): then the response turns into an SSE
+-- stream on a numbered session stream, resumable with Last-Event-ID.
+local core = require "moonwire.core"
+local json = require "moonwire.json"
+local jsonrpc = require "moonwire.jsonrpc"
+local runtime = require "moonwire.runtime"
+local protocol = require "moonwire.mcp.protocol"
+local sessions = require "moonwire.mcp.sessions"
+
+local H = {}
+
+local function has_token(list, token)
+  if type(list) ~= "string" then return false end
+  for item in list:gmatch("[^,]+") do
+    local t = item:match("^%s*([^;%s]+)")
+    if t and (t:lower() == token or t == "*/*") then return true end
+  end
+  return false
+end
+H.has_token = has_token
+
+local JSON_HEADERS = { ["Content-Type"] = "application/json" }
+
+-- An HTTP error whose body is a JSON-RPC error (what SDK clients parse).
+function H.reject(handle, status, code, message, headers)
+  local h = { ["Content-Type"] = "application/json" }
+  for k, v in pairs(headers or {}) do h[k] = v end
+  return core.respond(handle, status, h, json.encode(jsonrpc.error(nil, code, message)))
+end
+
+-- The response channel of one POST: JSON until something must stream.
+local Chan = {}
+Chan.__index = Chan
+
+function H.new_chan(handle, sid, batch, n)
+  return setmetatable({ handle = handle, sid = sid, batch = batch, outstanding = n,
+                        results = {}, mode = "json", headers = {} }, Chan)
+end
+
+function Chan:upgrade()
+  if self.mode ~= "json" then return self.mode == "sse" end
+  local no = core.session_open_stream(self.sid)
+  if not no then self.mode = "gone" return false end
+  local ok = core.session_attach(self.handle, self.sid, no, nil, self.headers)
+  self.stream = no
+  -- Even when the client already left, the stream exists: what we send is
+  -- kept for a resume by GET + Last-Event-ID.
+  self.mode = "sse"
+  return ok ~= nil or true
+end
+
+function Chan:send(msg)
+  if self.mode == "json" then self:upgrade() end
+  if self.mode == "sse" then
+    core.session_send(self.sid, self.stream, nil, json.encode(msg))
+  end
+end
+
+-- One request of this POST finished (`response` nil when cancelled).
+function Chan:finish(response)
+  self.outstanding = self.outstanding - 1
+  if self.mode == "sse" then
+    if response then core.session_send(self.sid, self.stream, nil, json.encode(response)) end
+  elseif response then
+    self.results[#self.results + 1] = response
+  end
+  if self.outstanding > 0 then return end
+  if self.mode == "sse" then
+    core.session_end_stream(self.sid, self.stream)
+  elseif #self.results == 0 then
+    core.respond(self.handle, 202, nil, "")
+  else
+    local body = self.batch and json.encode(json.array(self.results)) or json.encode(self.results[1])
+    local h = { ["Content-Type"] = "application/json" }
+    for k, v in pairs(self.headers) do h[k] = v end
+    core.respond(self.handle, 200, h, body)
+  end
+end
+
+-- Exchanges: one per request, see protocol.lua.
+local Ex = {}
+Ex.__index = Ex
+
+function Ex:emit(msg) self.chan:send(msg) end
+function Ex:save() sessions.save(self.sid, self.state) end
+function Ex:ask(method, params)
+  if not self.chan:upgrade() then return nil, "client disconnected" end
+  return sessions.ask(self.sid, function(m) self.chan:send(m) end, method, params, self)
+end
+
+function H.run_request(msg, sid, state, chan)
+  local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v,
+                            request_id = msg.id, can_request = true }, Ex)
+  local k = sessions.key(sid, msg.id)
+  runtime.spawn(function()
+    sessions.inflight[k] = ex
+    local res = protocol.run(msg, ex)
+    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+    chan:finish(res)
+  end, function(err)
+    sessions.inflight[k] = nil
+    core.lua_error(tostring(err))
+    chan:finish(jsonrpc.error(msg.id, jsonrpc.INTERNAL_ERROR, "Internal error"))
+  end)
+end
+
+-- Notifications and responses from a session's client.
+function H.on_message(sid, state, msg, kind)
+  if kind == "response" then return sessions.on_response(sid, msg) end
+  local m, params = msg.method, msg.params
+  if m == "notifications/initialized" then
+    if not state.initialized then
+      state.initialized = true
+      sessions.save(sid, state)
+    end
+  elseif m == "notifications/cancelled" then
+    if type(params) == "table" and params.requestId ~= nil then sessions.cancel(sid, params.requestId) end
+  end
+end
+
+local function initialize(req, handle, msg)
+  local params = type(msg.params) == "table" and msg.params or {}
+  local version = protocol.negotiate(params.protocolVersion)
+  local state = { v = version, caps = params.capabilities, info = params.clientInfo,
+                  level = "info", kind = "http", initialized = false }
+  local sid = sessions.create(state)
+  local body = json.encode(jsonrpc.result(msg.id, protocol.initialize_result(version)))
+  core.respond(handle, 200, { ["Content-Type"] = "application/json", ["Mcp-Session-Id"] = sid }, body)
+end
+
+-- Looks up the session a request names; answers 400/404 itself when it can't.
+local function session_of(req, handle)
+  local sid = req.headers["mcp-session-id"]
+  if not sid then
+    H.reject(handle, 400, jsonrpc.INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
+    return nil
+  end
+  local state = sessions.get(sid)
+  if not state then
+    H.reject(handle, 404, -32001, "Session not found")
+    return nil
+  end
+  core.session_touch(sid)
+  return sid, state
+end
+
+local function version_ok(req, handle)
+  local v = req.headers["mcp-protocol-version"]
+  if v ~= nil and not protocol.SUPPORTED[v] then
+    H.reject(handle, 400, jsonrpc.INVALID_REQUEST, "Bad Request: Unsupported protocol version: " .. v)
+    return false
+  end
+  return true
+end
+
+function H.post(req, handle)
+  if not (has_token(req.headers.accept, "application/json") and has_token(req.headers.accept, "text/event-stream")) then
+    return H.reject(handle, 406, jsonrpc.INVALID_REQUEST,
+      "Not Acceptable: Client must accept both application/json and text/event-stream")
+  end
+  local ctype = req.headers["content-type"] or ""
+  if not ctype:lower():match("^%s*application/json") then
+    return H.reject(handle, 415, jsonrpc.INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
+  end
+  if not version_ok(req, handle) then return end
+  local msgs, perr, batch = jsonrpc.decode(req.body)
+  if not msgs then return core.respond(handle, 400, JSON_HEADERS, json.encode(perr)) end
+
+  local stateless = require "moonwire.mcp.stateless"
+  if stateless.claims(req, msgs, batch) then return stateless.post(req, handle, msgs, batch) end
+
+  local first = msgs[1]
+  if type(first) == "table" and first.method == "initialize" then
+    if batch then
+      return H.reject(handle, 400, jsonrpc.INVALID_REQUEST, "Invalid Request: initialize must not be batched")
+    end
+    local kind, err = jsonrpc.classify(first)
+    if kind ~= "request" then return core.respond(handle, 400, JSON_HEADERS, json.encode(jsonrpc.error(nil, err.code, err.message))) end
+    return initialize(req, handle, first)
+  end
+
+  local sid, state = session_of(req, handle)
+  if not sid then return end
+  if batch and state.v ~= "2025-03-26" then
+    return H.reject(handle, 400, jsonrpc.INVALID_REQUEST,
+      "Invalid Request: batches are only supported in protocol revision 2025-03-26")
+  end
+
+  local requests, errors = {}, {}
+  for _, msg in ipairs(msgs) do
+    local kind, err = jsonrpc.classify(msg)
+    if not kind then
+      errors[#errors + 1] = jsonrpc.error(type(msg) == "table" and jsonrpc.valid_id(msg.id) and msg.id or nil,
+                                          err.code, err.message)
+    elseif kind == "request" then
+      requests[#requests + 1] = msg
+    else
+      H.on_message(sid, state, msg, kind)
+    end
+  end
+  if #requests == 0 then
+    if #errors == 0 then return core.respond(handle, 202, nil, "") end
+    local body = batch and json.array(errors) or errors[1]
+    return core.respond(handle, 400, JSON_HEADERS, json.encode(body))
+  end
+  local chan = H.new_chan(handle, sid, batch, #requests + #errors)
+  for _, e in ipairs(errors) do chan:finish(e) end
+  for _, msg in ipairs(requests) do H.run_request(msg, sid, state, chan) end
+end
+
+function H.get(req, handle)
+  local stateless = require "moonwire.mcp.stateless"
+  if stateless.claims(req) then
+    return H.reject(handle, 405, jsonrpc.INVALID_REQUEST, "Method Not Allowed", { Allow = "POST" })
+  end
+  if not has_token(req.headers.accept, "text/event-stream") then
+    return H.reject(handle, 405, jsonrpc.INVALID_REQUEST,
+      "Method Not Allowed: GET needs Accept: text/event-stream", { Allow = "POST, DELETE" })
+  end
+  if not version_ok(req, handle) then return end
+  local sid = session_of(req, handle)
+  if not sid then return end
+  local ok, err = core.session_attach(handle, sid, 0, req.headers["last-event-id"])
+  if not ok then
+    return H.reject(handle, 400, jsonrpc.INVALID_REQUEST, "Bad Request: unknown Last-Event-ID (" .. tostring(err) .. ")")
+  end
+end
+
+function H.delete(req, handle)
+  local stateless = require "moonwire.mcp.stateless"
+  if stateless.claims(req) then
+    return H.reject(handle, 405, jsonrpc.INVALID_REQUEST, "Method Not Allowed", { Allow = "POST" })
+  end
+  if not version_ok(req, handle) then return end
+  local sid = session_of(req, handle)
+  if not sid then return end
+  sessions.destroy(sid)
+  core.respond(handle, 200, JSON_HEADERS, "{}")
+end
+
+return H

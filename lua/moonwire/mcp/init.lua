@@ -1,0 +1,87 @@
+-- MCP wiring: installs the transports' routes, and offers what the public
+-- API (mw.tool, mw.resource, …) and scripts need: declarations, change
+-- notifications, resource-update notifications.
+local core = require "moonwire.core"
+local json = require "moonwire.json"
+local jsonrpc = require "moonwire.jsonrpc"
+local runtime = require "moonwire.runtime"
+local registry = require "moonwire.mcp.registry"
+local sessions = require "moonwire.mcp.sessions"
+
+local M = { registry = registry, path = "/mcp" }
+
+local installed = false
+
+function M.install()
+  if installed then return end
+  installed = true
+  local http = require "moonwire.mcp.http"
+  local legacy = require "moonwire.mcp.legacy"
+  local function route(method, path, fn)
+    assert(runtime.add_route({ path = path, methods = { method }, handler = fn, raw = true,
+                               where = "moonwire.mcp" }))
+  end
+  route("POST", M.path, http.post)
+  route("GET", M.path, http.get)
+  route("DELETE", M.path, http.delete)
+  route("GET", "/sse", legacy.get)
+  route("POST", legacy.endpoint, legacy.post)
+  runtime.activate_listeners[#runtime.activate_listeners + 1] = M.notify_changes
+end
+
+-- Sends `msg` to every session that can receive server-initiated messages:
+-- legacy streams, Streamable HTTP sessions with their GET stream open, and
+-- 2026-07-28 subscriptions/listen streams (through `listen_filter`).
+function M.broadcast(msg, want)
+  local data = json.encode(msg)
+  local n = 0
+  for _, sid in ipairs(core.session_ids()) do
+    local state = sessions.get(sid)
+    if state and (not want or want(state)) then
+      if state.kind == "legacy" then
+        if core.session_send(sid, 0, "message", data) then n = n + 1 end
+      elseif state.kind == "listen" then
+        local stateless = require "moonwire.mcp.stateless"
+        if stateless.deliver(sid, state, msg) then n = n + 1 end
+      else
+        local info = core.session_info(sid)
+        if info and info.standalone_open and core.session_send(sid, 0, nil, data) then n = n + 1 end
+      end
+    end
+  end
+  return n
+end
+
+local LIST_CHANGED = {
+  tools = "notifications/tools/list_changed",
+  resources = "notifications/resources/list_changed",
+  prompts = "notifications/prompts/list_changed",
+}
+
+--- Tells every connected client that a list changed ("tools", "resources", "prompts").
+function M.list_changed(kind)
+  local method = assert(LIST_CHANGED[kind], "kind must be tools, resources or prompts")
+  return M.broadcast(jsonrpc.notification(method), function(state) return state.kind ~= "listen" or state.lists end)
+end
+
+--- Tells subscribers of `uri` that the resource changed.
+function M.resource_updated(uri)
+  return M.broadcast(jsonrpc.notification("notifications/resources/updated", { uri = uri }),
+    function(state) return state.subs and state.subs[uri] end)
+end
+
+-- After a reload: compare what is declared now with what the previous
+-- generation declared (kept in the C shared store) and notify what changed.
+function M.notify_changes()
+  local fps = registry.fingerprints()
+  for kind, fp in pairs(fps) do
+    local key = "moonwire.mcp.fp." .. kind
+    local old = core.shared_get(key)
+    if old ~= fp then
+      core.shared_set(key, fp)
+      if old ~= nil then M.list_changed(kind) end
+    end
+  end
+end
+
+return M

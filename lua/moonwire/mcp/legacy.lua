@@ -1,0 +1,86 @@
+-- The HTTP+SSE transport of protocol revision 2024-11-05: GET /sse opens a
+-- session whose stream first announces `event: endpoint` (where to POST),
+-- then carries every server message as `event: message`; POST
+-- /messages?sessionId=… answers 202 and the reply travels on the stream.
+-- Beyond the SDKs: event ids carry the session id, so a client reconnecting
+-- to /sse with Last-Event-ID (EventSource does this by itself) gets its
+-- session back with the missed messages replayed.
+local core = require "moonwire.core"
+local json = require "moonwire.json"
+local jsonrpc = require "moonwire.jsonrpc"
+local runtime = require "moonwire.runtime"
+local protocol = require "moonwire.mcp.protocol"
+local sessions = require "moonwire.mcp.sessions"
+local http = require "moonwire.mcp.http"
+
+local L = { endpoint = "/messages" }
+
+local function send(sid, msg)
+  return core.session_send(sid, 0, "message", json.encode(msg))
+end
+
+function L.get(req, handle)
+  local last = req.headers["last-event-id"]
+  local sid = last and last:match("^([%w_%-]+)%.%d+%-%d+$")
+  if sid and sessions.get(sid) then
+    -- Resume: same session, missed messages replayed after last.
+    local ok = core.session_attach(handle, sid, 0, last)
+    if ok then return end
+  end
+  local state = { v = "2024-11-05", level = "info", kind = "legacy", initialized = false }
+  sid = sessions.create(state, true)
+  if not core.session_attach(handle, sid, 0, nil) then
+    sessions.destroy(sid)
+    return
+  end
+  core.session_send(sid, 0, "endpoint", L.endpoint .. "?sessionId=" .. sid)
+end
+
+local Ex = {}
+Ex.__index = Ex
+function Ex:emit(msg) send(self.sid, msg) end
+function Ex:save() sessions.save(self.sid, self.state) end
+function Ex:ask(method, params)
+  return sessions.ask(self.sid, function(m) send(self.sid, m) end, method, params, self)
+end
+
+local function run_request(sid, state, msg)
+  if msg.method == "initialize" then
+    local params = type(msg.params) == "table" and msg.params or {}
+    state.v = protocol.negotiate(params.protocolVersion)
+    state.caps, state.info = params.capabilities, params.clientInfo
+    sessions.save(sid, state)
+    return send(sid, jsonrpc.result(msg.id, protocol.initialize_result(state.v)))
+  end
+  local ex = setmetatable({ sid = sid, state = state, version = state.v, request_id = msg.id,
+                            can_request = true }, Ex)
+  local k = sessions.key(sid, msg.id)
+  runtime.spawn(function()
+    sessions.inflight[k] = ex
+    local res = protocol.run(msg, ex)
+    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+    if res then send(sid, res) end
+  end)
+end
+
+function L.post(req, handle)
+  local sid = req.args.sessionId
+  local state = sessions.get(sid)
+  if not state then return http.reject(handle, 404, -32001, "Session not found") end
+  core.session_touch(sid)
+  local msgs, perr = jsonrpc.decode(req.body)
+  if not msgs then return core.respond(handle, 400, { ["Content-Type"] = "application/json" }, json.encode(perr)) end
+  core.respond(handle, 202, { ["Content-Type"] = "text/plain" }, "Accepted")
+  for _, msg in ipairs(msgs) do
+    local kind, err = jsonrpc.classify(msg)
+    if not kind then
+      send(sid, jsonrpc.error(type(msg) == "table" and jsonrpc.valid_id(msg.id) and msg.id or nil, err.code, err.message))
+    elseif kind == "request" then
+      run_request(sid, state, msg)
+    else
+      http.on_message(sid, state, msg, kind)
+    end
+  end
+end
+
+return L

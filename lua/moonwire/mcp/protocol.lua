@@ -1,0 +1,394 @@
+-- MCP protocol logic, independent of transport: initialize negotiation, the
+-- method table, result shaping for tools/resources/prompts, and the `ctx`
+-- handed to handlers. A transport gives each request an "exchange" telling
+-- how to reach the client:
+--   ex.version        negotiated protocol revision
+--   ex.state          session state table (or a per-request one when stateless)
+--   ex.sid            session id or nil
+--   ex.request_id     the JSON-RPC id
+--   ex:emit(msg)      sends a notification or request related to this request
+--   ex:save()         persists ex.state (sessions only)
+--   ex.can_request    server->client requests possible (else they become MRTR)
+local json = require "moonwire.json"
+local jsonrpc = require "moonwire.jsonrpc"
+local schema = require "moonwire.schema"
+local registry = require "moonwire.mcp.registry"
+local runtime = require "moonwire.runtime"
+local core = require "moonwire.core"
+
+local M = {}
+
+M.VERSIONS = { "2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05" }
+M.LATEST_SESSION_VERSION = "2025-11-25"
+M.STATELESS_VERSION = "2026-07-28"
+M.SUPPORTED = {}
+for _, v in ipairs(M.VERSIONS) do M.SUPPORTED[v] = true end
+
+M.server_info = { name = "moonwire", version = "0.1.0" }
+M.instructions = nil
+M.page_size = 100
+
+local LEVELS = { debug = 0, info = 1, notice = 2, warning = 3, error = 4, critical = 5, alert = 6,
+                 emergency = 7 }
+M.LEVELS = LEVELS
+
+local INVALID_PARAMS, METHOD_NOT_FOUND = jsonrpc.INVALID_PARAMS, jsonrpc.METHOD_NOT_FOUND
+local RESOURCE_NOT_FOUND = -32002
+
+local function invalid(msg) error({ code = INVALID_PARAMS, message = msg }, 0) end
+
+local function empty_object() return json.object({}) end
+
+function M.capabilities()
+  return {
+    tools = { listChanged = true },
+    resources = { subscribe = true, listChanged = true },
+    prompts = { listChanged = true },
+    logging = empty_object(),
+    completions = empty_object(),
+  }
+end
+
+-- Picks the revision to speak: the client's if we support it, else our latest.
+function M.negotiate(requested)
+  if type(requested) == "string" and M.SUPPORTED[requested] and requested ~= M.STATELESS_VERSION then
+    return requested
+  end
+  return M.LATEST_SESSION_VERSION
+end
+
+function M.initialize_result(version)
+  return {
+    protocolVersion = version,
+    capabilities = M.capabilities(),
+    serverInfo = M.server_info,
+    instructions = M.instructions,
+  }
+end
+
+-- Pagination: the cursor is the decimal offset, opaque to clients.
+local function page(list, params, field)
+  local offset = 0
+  local cursor = params and params.cursor
+  if cursor ~= nil then
+    offset = type(cursor) == "string" and tonumber(cursor:match("^o(%d+)$"))
+    if not offset or offset > #list then invalid("Invalid cursor") end
+  end
+  local items = {}
+  for i = offset + 1, math.min(#list, offset + M.page_size) do items[#items + 1] = list[i].wire end
+  local res = { [field] = json.array(items) }
+  if offset + M.page_size < #list then res.nextCursor = "o" .. (offset + M.page_size) end
+  return res
+end
+
+-- Context ------------------------------------------------------------------
+
+local Ctx = {}
+Ctx.__index = Ctx
+
+function M.new_ctx(ex, params)
+  local meta = params and params._meta
+  return setmetatable({
+    session_id = ex.sid, request_id = ex.request_id, protocol_version = ex.version,
+    client_info = ex.state.info, client_capabilities = ex.state.caps,
+    meta = meta, _ex = ex, _progress_token = type(meta) == "table" and meta.progressToken or nil,
+    _inputs = 0,
+  }, Ctx)
+end
+
+--- Sends notifications/progress when the client asked for progress.
+function Ctx:progress(progress, total, message)
+  if self._progress_token == nil or self._ex.cancelled then return false end
+  self._ex:emit(jsonrpc.notification("notifications/progress", {
+    progressToken = self._progress_token, progress = progress, total = total, message = message,
+  }))
+  return true
+end
+
+--- Sends notifications/message at `level` when the session's level allows it.
+function Ctx:log(level, data, logger)
+  if LEVELS[level] == nil then error("ctx:log: unknown level " .. tostring(level), 2) end
+  local min = LEVELS[self._ex.state.level or "info"] or 1
+  if LEVELS[level] < min or self._ex.cancelled then return false end
+  self._ex:emit(jsonrpc.notification("notifications/message", { level = level, logger = logger, data = data }))
+  return true
+end
+
+--- Sleeps without blocking; returns false early if the request is cancelled.
+function Ctx:sleep(seconds)
+  local ex = self._ex
+  if ex.cancelled then return false end
+  local co = coroutine.running()
+  local woke = false
+  local t = core.timer(math.floor(seconds * 1000 + 0.5), false, function()
+    if woke then return end
+    woke = true
+    ex.waker = nil
+    local ok, err = coroutine.resume(co, true)
+    if not ok then core.lua_error(tostring(err)) end
+  end)
+  ex.waker = function()
+    if woke then return end
+    woke = true
+    t:stop()
+    local ok, err = coroutine.resume(co, false)
+    if not ok then core.lua_error(tostring(err)) end
+  end
+  return coroutine.yield()
+end
+
+function Ctx:cancelled() return self._ex.cancelled == true end
+
+-- Asks the client something (sampling, elicitation, roots). In session
+-- revisions this is a request on the SSE stream awaited in place; in
+-- 2026-07-28 it becomes a Multi Round-Trip input request.
+function Ctx:request(method, params)
+  local ex = self._ex
+  self._inputs = self._inputs + 1
+  return ex:ask(method, params, "r" .. self._inputs)
+end
+
+function Ctx:sample(params) return self:request("sampling/createMessage", params) end
+function Ctx:elicit(params) return self:request("elicitation/create", params) end
+function Ctx:roots()
+  local res, err = self:request("roots/list", nil)
+  if not res then return nil, err end
+  return res.roots
+end
+
+-- Results ------------------------------------------------------------------
+
+local function text_content(s) return { type = "text", text = s } end
+
+local function tool_error(msg)
+  return { content = json.array({ text_content(tostring(msg)) }), isError = true }
+end
+
+-- Shapes what a tool handler returned into a CallToolResult.
+local function tool_result(tool, res, err)
+  if res == nil then
+    return tool_error(err ~= nil and err or "tool returned nothing")
+  end
+  if type(res) == "string" or type(res) == "number" then
+    return { content = json.array({ text_content(tostring(res)) }) }
+  end
+  if type(res) ~= "table" then return tool_error("tool returned a " .. type(res)) end
+  if res[1] ~= nil or json.is_array(res) then return { content = json.array(res) } end
+  local out = { isError = res.is_error or res.isError or nil, _meta = res.meta }
+  local structured = res.structured
+  if res.structuredContent ~= nil then structured = res.structuredContent end
+  if structured ~= nil then
+    if tool.output_schema then
+      local ok, verr = schema.validate(tool.output_schema, structured)
+      if not ok then
+        core.lua_error(("tool '%s' returned structured content not matching its output_schema: %s"):format(tool.name, verr))
+        return tool_error("tool produced invalid structured content")
+      end
+    end
+    out.structuredContent = structured
+  end
+  local content = res.content
+  if type(content) == "string" then content = { text_content(content) } end
+  if content == nil then
+    content = structured ~= nil and { text_content(json.encode(structured)) } or {}
+  end
+  out.content = json.array(content)
+  return out
+end
+
+local function handler_failure(what, err)
+  if type(err) == "table" and err.input_required then error(err, 0) end
+  if type(err) == "table" and math.type(err.code) == "integer" then error(err, 0) end
+  local msg = type(err) == "table" and (err.message or json.encode(err)) or tostring(err)
+  core.lua_error(what .. ": " .. msg)
+  -- Only the first line (file:line: message) reaches the client.
+  return (msg:match("^[^\n]*"))
+end
+
+-- Methods ------------------------------------------------------------------
+
+local methods = {}
+M.methods = methods
+
+methods["ping"] = function() return empty_object() end
+
+methods["tools/list"] = function(params) return page(registry.tool_list, params, "tools") end
+
+methods["tools/call"] = function(params, ex)
+  if type(params) ~= "table" or type(params.name) ~= "string" then invalid("tools/call needs a tool name") end
+  local tool = registry.tools[params.name]
+  if not tool then invalid("Unknown tool: " .. params.name) end
+  local args = params.arguments
+  if args == nil then args = json.object({}) end
+  if type(args) ~= "table" or (json.is_array(args) and next(args) ~= nil) then
+    return tool_error("Invalid arguments: expected an object")
+  end
+  local ok, verr = schema.validate(tool.input_schema, args)
+  if not ok then return tool_error("Invalid arguments: " .. verr) end
+  local ctx = M.new_ctx(ex, params)
+  local okc, res, err = xpcall(tool.handler, runtime.traceback, args, ctx)
+  if not okc then return tool_error(handler_failure("tool " .. tool.name, res)) end
+  return tool_result(tool, res, err)
+end
+
+methods["resources/list"] = function(params) return page(registry.resource_list, params, "resources") end
+methods["resources/templates/list"] = function(params)
+  return page(registry.template_list, params, "resourceTemplates")
+end
+
+local function resource_contents(uri, mime, res)
+  local function one(item)
+    if type(item) == "string" then return { uri = uri, mimeType = mime, text = item } end
+    if type(item) ~= "table" then error("resource handler returned a " .. type(item), 0) end
+    local c = { uri = item.uri or uri, mimeType = item.mime_type or item.mimeType or mime, _meta = item.meta }
+    if item.blob ~= nil then c.blob = item.blob else c.text = item.text or "" end
+    return c
+  end
+  if type(res) == "table" and (res[1] ~= nil) then
+    local list = {}
+    for i, item in ipairs(res) do list[i] = one(item) end
+    return list
+  end
+  return { one(res) }
+end
+
+methods["resources/read"] = function(params, ex)
+  if type(params) ~= "table" or type(params.uri) ~= "string" then invalid("resources/read needs a uri") end
+  local uri = params.uri
+  local ctx = M.new_ctx(ex, params)
+  local res, vars = registry.resources[uri], nil
+  if not res then res, vars = registry.match_template(uri) end
+  if not res then error({ code = RESOURCE_NOT_FOUND, message = "Resource not found", data = { uri = uri } }, 0) end
+  local ok, out, err
+  if vars then
+    ok, out, err = xpcall(res.handler, runtime.traceback, uri, vars, ctx)
+  else
+    ok, out, err = xpcall(res.handler, runtime.traceback, uri, ctx)
+  end
+  if not ok then
+    error({ code = jsonrpc.INTERNAL_ERROR, message = handler_failure("resource " .. uri, out) }, 0)
+  end
+  if out == nil then
+    error({ code = RESOURCE_NOT_FOUND, message = tostring(err or "Resource not found"), data = { uri = uri } }, 0)
+  end
+  return { contents = json.array(resource_contents(uri, res.mime_type, out)) }
+end
+
+methods["resources/subscribe"] = function(params, ex)
+  if type(params) ~= "table" or type(params.uri) ~= "string" then invalid("resources/subscribe needs a uri") end
+  ex.state.subs = ex.state.subs or {}
+  ex.state.subs[params.uri] = true
+  ex:save()
+  return empty_object()
+end
+
+methods["resources/unsubscribe"] = function(params, ex)
+  if type(params) ~= "table" or type(params.uri) ~= "string" then invalid("resources/unsubscribe needs a uri") end
+  if ex.state.subs then ex.state.subs[params.uri] = nil end
+  ex:save()
+  return empty_object()
+end
+
+methods["prompts/list"] = function(params) return page(registry.prompt_list, params, "prompts") end
+
+local function prompt_messages(res)
+  if type(res) == "string" then
+    return { messages = json.array({ { role = "user", content = text_content(res) } }) }
+  end
+  if type(res) ~= "table" then error("prompt handler returned a " .. type(res), 0) end
+  if res.messages then
+    return { description = res.description, messages = json.array(res.messages) }
+  end
+  return { messages = json.array(res) }
+end
+
+methods["prompts/get"] = function(params, ex)
+  if type(params) ~= "table" or type(params.name) ~= "string" then invalid("prompts/get needs a name") end
+  local prompt = registry.prompts[params.name]
+  if not prompt then invalid("Unknown prompt: " .. params.name) end
+  local args = params.arguments or {}
+  if type(args) ~= "table" then invalid("arguments must be an object") end
+  for _, a in ipairs(prompt.arguments) do
+    if a.required and args[a.name] == nil then invalid(("Missing required argument '%s'"):format(a.name)) end
+    if args[a.name] ~= nil and type(args[a.name]) ~= "string" then
+      invalid(("Argument '%s' must be a string"):format(a.name))
+    end
+  end
+  local ok, res, err = xpcall(prompt.handler, runtime.traceback, args, M.new_ctx(ex, params))
+  if not ok then error({ code = jsonrpc.INTERNAL_ERROR, message = handler_failure("prompt " .. prompt.name, res) }, 0) end
+  if res == nil then error({ code = jsonrpc.INTERNAL_ERROR, message = tostring(err or "prompt returned nothing") }, 0) end
+  local out = prompt_messages(res)
+  out.description = out.description or prompt.wire.description
+  return out
+end
+
+methods["completion/complete"] = function(params, ex)
+  if type(params) ~= "table" or type(params.ref) ~= "table" or type(params.argument) ~= "table" then
+    invalid("completion/complete needs ref and argument")
+  end
+  local ref, arg = params.ref, params.argument
+  local fn
+  if ref.type == "ref/prompt" then
+    fn = registry.completions["prompt:" .. tostring(ref.name)]
+    local p = registry.prompts[ref.name]
+    if not fn and p and p.complete then fn = p.complete[arg.name] end
+    if not fn and not p then invalid("Unknown prompt: " .. tostring(ref.name)) end
+  elseif ref.type == "ref/resource" then
+    fn = registry.completions["resource:" .. tostring(ref.uri)]
+    local t = registry.templates[ref.uri]
+    if not fn and t and t.complete then fn = t.complete[arg.name] end
+    if not fn and not t and not registry.resources[ref.uri] then
+      invalid("Unknown resource: " .. tostring(ref.uri))
+    end
+  else
+    invalid("ref.type must be ref/prompt or ref/resource")
+  end
+  local values, total, more = {}, nil, false
+  if fn then
+    local ctx = M.new_ctx(ex, params)
+    ctx.arguments = params.context and params.context.arguments or {}
+    local ok, res = xpcall(fn, runtime.traceback, arg, ctx)
+    if not ok then error({ code = jsonrpc.INTERNAL_ERROR, message = handler_failure("completion", res) }, 0) end
+    if type(res) == "table" and res.values then
+      values, total, more = res.values, res.total, res.has_more or res.hasMore or false
+    elseif type(res) == "table" then
+      values = res
+    end
+  end
+  if #values > 100 then
+    total = total or #values
+    more = true
+    local cut = {}
+    for i = 1, 100 do cut[i] = values[i] end
+    values = cut
+  end
+  return { completion = { values = json.array(values), total = total or #values, hasMore = more } }
+end
+
+methods["logging/setLevel"] = function(params, ex)
+  if type(params) ~= "table" or LEVELS[params.level] == nil then invalid("Invalid log level") end
+  ex.state.level = params.level
+  ex:save()
+  return empty_object()
+end
+
+-- Runs one request to completion; returns the JSON-RPC response message (or
+-- nil when the request was cancelled: no response is sent then).
+function M.run(msg, ex)
+  local fn = methods[msg.method]
+  if not fn then
+    return jsonrpc.error(msg.id, METHOD_NOT_FOUND, "Method not found: " .. msg.method)
+  end
+  local ok, res = xpcall(fn, runtime.traceback, msg.params, ex)
+  if ex.cancelled then return nil end
+  if not ok then
+    if type(res) == "table" and res.input_required then return ex:input_required(msg, res) end
+    if not (type(res) == "table" and math.type(res.code) == "integer") then
+      core.lua_error(("%s: %s"):format(msg.method, tostring(type(res) == "table" and json.encode(res) or res)))
+    end
+    return jsonrpc.error_from(msg.id, res)
+  end
+  return jsonrpc.result(msg.id, res)
+end
+
+return M

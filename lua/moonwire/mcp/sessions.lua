@@ -1,0 +1,128 @@
+-- MCP session state on top of core sessions. The state of record is the JSON
+-- blob kept by the C session (so it survives reloads); this generation keeps
+-- a decoded copy per session. Also tracks requests in flight (for
+-- cancellation) and server->client requests awaiting their answer.
+local core = require "moonwire.core"
+local json = require "moonwire.json"
+local runtime = require "moonwire.runtime"
+
+local S = {
+  cache = {},    -- sid -> state
+  inflight = {}, -- key(sid, id) -> exchange
+  pending = {},  -- key(sid, id) -> { co = coroutine, timer = timer }
+  next_id = 0,
+}
+
+-- JSON-RPC ids 1 and "1" are different requests.
+local function key(sid, id)
+  return (sid or "") .. "\0" .. type(id) .. ":" .. tostring(id)
+end
+S.key = key
+
+-- state = { v = version, caps = clientCapabilities, info = clientInfo,
+--           level = "info", subs = { [uri] = true }, kind = "http"|"legacy"|"listen",
+--           initialized = bool }
+function S.create(state, prefixed_ids)
+  local sid = core.session_create(json.encode(state), prefixed_ids)
+  S.cache[sid] = state
+  return sid
+end
+
+function S.get(sid)
+  if type(sid) ~= "string" then return nil end
+  local state = S.cache[sid]
+  local exists, data = core.session_get(sid)
+  if not exists then
+    S.cache[sid] = nil
+    return nil
+  end
+  if state then return state end
+  state = data and json.decode(data) or {}
+  if type(state) ~= "table" then state = {} end
+  S.cache[sid] = state
+  return state
+end
+
+function S.save(sid, state)
+  S.cache[sid] = state
+  return core.session_set(sid, json.encode(state))
+end
+
+function S.destroy(sid)
+  S.forget(sid)
+  return core.session_destroy(sid)
+end
+
+function S.forget(sid)
+  S.cache[sid] = nil
+  local prefix = sid .. "\0"
+  local running = {}
+  for k, ex in pairs(S.inflight) do
+    if k:sub(1, #prefix) == prefix then running[#running + 1] = ex end
+  end
+  for _, ex in ipairs(running) do
+    ex.cancelled = true
+    if ex.waker then ex.waker() end
+  end
+  -- Resuming a waiter may add entries: collect first, then resolve.
+  local waiting = {}
+  for k in pairs(S.pending) do
+    if k:sub(1, #prefix) == prefix then waiting[#waiting + 1] = k end
+  end
+  for _, k in ipairs(waiting) do S.resolve(k, nil, "session closed") end
+end
+
+-- Server -> client requests -------------------------------------------------
+
+S.REQUEST_TIMEOUT_MS = 300000
+
+-- Sends `method` via emit(request) and suspends the calling coroutine until
+-- the client answers, the request times out or the session ends. Returns
+-- result, or nil + error message/object.
+function S.ask(sid, emit, method, params, ex)
+  S.next_id = S.next_id + 1
+  local id = ("mw-%d-%d"):format(runtime.generation, S.next_id)
+  local k = key(sid, id)
+  local co = coroutine.running()
+  local entry = { co = co }
+  S.pending[k] = entry
+  entry.timer = core.timer(S.REQUEST_TIMEOUT_MS, false, function()
+    S.resolve(k, nil, "request timed out")
+  end)
+  if ex then
+    ex.waker = function() S.resolve(k, nil, "cancelled") end
+  end
+  emit({ jsonrpc = "2.0", id = id, method = method, params = params })
+  local result, err = coroutine.yield()
+  if ex then ex.waker = nil end
+  return result, err
+end
+
+function S.resolve(k, result, err)
+  local entry = S.pending[k]
+  if not entry then return false end
+  S.pending[k] = nil
+  entry.timer:stop()
+  local ok, e = coroutine.resume(entry.co, result, err)
+  if not ok then core.lua_error(tostring(e)) end
+  return true
+end
+
+-- A response message from the client: wakes the request waiting for it.
+function S.on_response(sid, msg)
+  if msg.error ~= nil then return S.resolve(key(sid, msg.id), nil, msg.error) end
+  return S.resolve(key(sid, msg.id), msg.result)
+end
+
+-- notifications/cancelled from the client.
+function S.cancel(sid, request_id)
+  local ex = S.inflight[key(sid, request_id)]
+  if not ex then return false end
+  ex.cancelled = true
+  if ex.waker then ex.waker() end
+  return true
+end
+
+runtime.session_listeners[#runtime.session_listeners + 1] = function(sid) S.forget(sid) end
+
+return S
