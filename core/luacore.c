@@ -13,6 +13,7 @@
 #include "log.h"
 #include "session.h"
 #include "shared.h"
+#include "sign.h"
 #include "sse.h"
 
 #define HANDLE_MT "moonwire.handle"
@@ -215,6 +216,7 @@ static int l_session_create(lua_State *L) {
   const char *data = luaL_optlstring(L, 1, NULL, &len);
   mw_session_t *ss = mw_session_create(server_of(L));
   ss->prefixed_ids = lua_toboolean(L, 2);
+  ss->ephemeral = lua_toboolean(L, 3);
   if (data) mw_session_set_data(ss, data, len);
   lua_pushstring(L, ss->id);
   return 1;
@@ -294,6 +296,14 @@ static int l_session_end_stream(lua_State *L) {
   mw_session_t *ss = check_session(L, 1);
   lua_Integer no = luaL_checkinteger(L, 2);
   bool ok = ss && no >= 0 && no <= UINT32_MAX && mw_session_end_stream(ss, (uint32_t)no) == 0;
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
+static int l_session_release(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  lua_Integer no = luaL_checkinteger(L, 2);
+  bool ok = ss && no >= 0 && no <= UINT32_MAX && mw_session_release_stream(ss, (uint32_t)no) == 0;
   lua_pushboolean(L, ok);
   return 1;
 }
@@ -501,6 +511,33 @@ static int l_session_ids(lua_State *L) {
   return 1;
 }
 
+/* ---- signed tokens ----------------------------------------------------- */
+
+static int l_sign(lua_State *L) {
+  size_t len;
+  const char *data = luaL_checklstring(L, 1, &len);
+  mw_server_t *s = server_of(L);
+  char *tok = mw_sign(s->sign_key, s->sign_key_len, data, len);
+  lua_pushstring(L, tok);
+  mw_free(tok);
+  return 1;
+}
+
+/* verify(token) -> payload | nil */
+static int l_verify(lua_State *L) {
+  const char *tok = luaL_checkstring(L, 1);
+  mw_server_t *s = server_of(L);
+  size_t len;
+  char *data = mw_sign_verify(s->sign_key, s->sign_key_len, tok, &len);
+  if (!data) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  lua_pushlstring(L, data, len);
+  mw_free(data);
+  return 1;
+}
+
 /* ---- misc ------------------------------------------------------------- */
 
 static int l_log(lua_State *L) {
@@ -613,6 +650,7 @@ int mw_luacore_open(lua_State *L) {
       {"session_open_stream", l_session_open_stream},
       {"session_send", l_session_send},
       {"session_end_stream", l_session_end_stream},
+      {"session_release", l_session_release},
       {"session_attach", l_session_attach},
       {"session_info", l_session_info},
       {"session_ids", l_session_ids},
@@ -620,6 +658,8 @@ int mw_luacore_open(lua_State *L) {
       {"shared_set", l_shared_set},
       {"shared_incr", l_shared_incr},
       {"shared_delete", l_shared_delete},
+      {"sign", l_sign},
+      {"verify", l_verify},
       {"timer", l_timer},
       {"log", l_log},
       {"lua_error", l_lua_error},

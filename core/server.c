@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include "channel.h"
@@ -14,6 +15,7 @@
 #include "script.h"
 #include "session.h"
 #include "shared.h"
+#include "sign.h"
 #include "sse.h"
 
 #define MW_READ_BUF_SIZE (64u * 1024)
@@ -375,6 +377,7 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
   mw_hmap_init(&s->sessions, seed);
   mw_hmap_init(&s->channels, seed ^ 0x9e3779b97f4a7c15ULL);
   mw_hmap_init(&s->shared, seed ^ 0xc2b2ae3d27d4eb4fULL);
+  mw_sign_init(s->sign_key, &s->sign_key_len, getenv("MOONWIRE_STATE_SECRET"));
   /* Hex, so the epoch never contains the '-' that separates it from the seq. */
   unsigned char raw[3];
   mw_random_bytes(raw, sizeof raw);

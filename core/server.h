@@ -72,6 +72,8 @@ struct mw_server {
   bool shutting_down;
   bool closed;                /* close_everything ran */
   uint64_t shutdown_deadline_ms;
+  unsigned char sign_key[32];  /* HMAC key for tokens handed to clients (sign.h) */
+  size_t sign_key_len;
   char epoch[8];              /* random tag prefixed to channel event ids, new each process */
   uint64_t start_ms;
   mw_metrics_t metrics;

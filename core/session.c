@@ -169,6 +169,13 @@ int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char
   return 0;
 }
 
+int mw_session_release_stream(mw_session_t *ss, uint32_t no) {
+  mw_session_stream_t *st = stream_find(ss, no);
+  if (!st) return -ENOENT;
+  if (st->conn) mw_conn_sse_finish(st->conn);
+  return 0;
+}
+
 int mw_session_end_stream(mw_session_t *ss, uint32_t no) {
   mw_session_stream_t *st = stream_find(ss, no);
   if (!st) return -ENOENT;
@@ -270,12 +277,28 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
   return 0;
 }
 
+/* Runs from the loop, not from the detach (which may happen inside a Lua
+ * call): the session may have been reattached or destroyed meanwhile. */
+static void destroy_ephemeral(mw_server_t *s, void *arg) {
+  char *id = arg;
+  mw_session_t *ss = mw_session_find(s, id);
+  if (ss && ss->attached == 0) {
+    if (s->gen) mw_gen_session_closed(s->gen, ss->id, "closed");
+    mw_session_destroy(s, ss);
+  }
+  mw_free(id);
+}
+
 void mw_session__detach(mw_conn_t *c) {
   mw_session_t *ss = c->sse.s.session;
   mw_session_stream_t *st = stream_find(ss, c->sse.s.no);
   if (st && st->conn == c) {
     st->conn = NULL;
-    if (--ss->attached == 0) mw_tlist_touch(&ss->server->session_list, &ss->expiry);
+    if (--ss->attached == 0) {
+      mw_tlist_touch(&ss->server->session_list, &ss->expiry);
+      if (ss->ephemeral && !ss->server->closed)
+        mw_server_defer(ss->server, destroy_ephemeral, mw_strdup(ss->id));
+    }
   }
   c->sse.s.session = NULL;
 }

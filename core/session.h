@@ -32,6 +32,8 @@ struct mw_session {
   uint32_t nstreams, cap;
   uint32_t next_stream;             /* number the next request stream gets */
   uint32_t attached;                /* streams with a connection */
+  bool ephemeral;                   /* destroyed as soon as its last stream detaches (a
+                                       2026-07-28 subscriptions/listen stream) */
   bool prefixed_ids;                /* event ids carry the session id: "<sid>.<stream>-<seq>",
                                        for transports (legacy SSE) that find the session from
                                        Last-Event-ID alone */
@@ -75,6 +77,11 @@ uint32_t mw_session_open_stream(mw_session_t *ss);
  * if any. Returns 0, or -ENOENT (no such stream), -EPIPE (stream ended). */
 int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char *data,
                     size_t len, char *id_out);
+
+/* Ends the HTTP response carrying stream `no` without ending the stream:
+ * later events are kept for a resume with Last-Event-ID (SEP-1699 polling).
+ * Returns 0 or -ENOENT. */
+int mw_session_release_stream(mw_session_t *ss, uint32_t no);
 
 /* Marks stream `no` complete and finishes its attached response. */
 int mw_session_end_stream(mw_session_t *ss, uint32_t no);

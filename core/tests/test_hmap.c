@@ -90,7 +90,8 @@ TEST(many_keys) {
   size_t longest = 0;
   for (size_t b = 0; b < m.nbuckets; b++) {
     size_t len = 0;
-    for (mw_hnode_t *n = m.buckets[b]; n; n = n->next) len++;
+    for (mw_hnode_t *n = m.buckets[b]; n; n = n->next)
+      len++;
     if (len > longest) longest = len;
   }
   CHECK(longest <= 16);
@@ -116,7 +117,8 @@ TEST(many_keys) {
   }
   CHECK_EQ_INT(m.count, 0);
   CHECK_EQ_INT(verify(&m, es, present, N), 0);
-  for (size_t b = 0; b < m.nbuckets; b++) CHECK(m.buckets[b] == NULL);
+  for (size_t b = 0; b < m.nbuckets; b++)
+    CHECK(m.buckets[b] == NULL);
 
   mw_hmap_dispose(&m);
   mw_free(present);
@@ -159,9 +161,8 @@ TEST(binary_keys) {
     const char *k;
     size_t len;
   } keys[] = {
-      {"a", 1},         {"a\0", 2},      {"a\0b", 3},     {"a\0c", 3},     {"\0", 1},
-      {"\0\0", 2},      {"\0a", 2},      {"\xff", 1},     {"\xff\0", 2},   {"x\0y\0z", 5},
-      {"x\0y\0w", 5},   {"\x80\x81", 2},
+      {"a", 1},   {"a\0", 2},  {"a\0b", 3},   {"a\0c", 3},    {"\0", 1},      {"\0\0", 2},
+      {"\0a", 2}, {"\xff", 1}, {"\xff\0", 2}, {"x\0y\0z", 5}, {"x\0y\0w", 5}, {"\x80\x81", 2},
   };
   enum { K = MW_ARRAY_SIZE(keys) };
   entry_t es[K];

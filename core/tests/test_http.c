@@ -183,6 +183,26 @@ TEST(names_lower_cased_values_not) {
   mw_req_free(r);
 }
 
+TEST(header_value_ows_trimmed) {
+  /* RFC 9110 §5.5: a field value excludes leading and trailing whitespace,
+   * and a parser MUST drop it. llhttp 8 drops the leading OWS only; the
+   * trailing SP/HTAB reach on_header_value, so the request must not keep
+   * them. Otherwise "Expect: 100-continue " fails conn.c's strcasecmp (417)
+   * and "Origin: http://a.example " fails the origin allow-list. */
+  static const char raw[] = "GET / HTTP/1.1\r\nExpect:  100-continue \r\n"
+                            "Origin:\thttp://a.example\t \r\nX-Inner: a  b \r\nX-Blank:   \r\n\r\n";
+  for (size_t i = 0; i < MW_ARRAY_SIZE(steps); i++) {
+    llhttp_errno_t err;
+    mw_req_t *r = parse(raw, steps[i], &err);
+    CHECK_EQ_INT(err, HPE_OK);
+    CHECK_EQ_STR(mw_req_header(r, "expect"), "100-continue");
+    CHECK_EQ_STR(mw_req_header(r, "origin"), "http://a.example");
+    CHECK_EQ_STR(mw_req_header(r, "x-inner"), "a  b"); /* inner whitespace is content */
+    CHECK_EQ_STR(mw_req_header(r, "x-blank"), "");
+    mw_req_free(r);
+  }
+}
+
 TEST(repeated_headers) {
   static const char raw[] = "GET / HTTP/1.1\r\nAccept: text/html\r\nX-A: 1\r\n"
                             "accept: text/event-stream\r\nx-a: 2\r\nX-A: 3\r\n\r\n";
@@ -266,7 +286,8 @@ TEST(body_limit) {
   r = req_new();
   CHECK_EQ_INT(feed(r, raw, (size_t)hl + TEST_MAX_BODY, 1000), HPE_OK);
   CHECK_EQ_INT(r->body_len, TEST_MAX_BODY);
-  CHECK(r->body && r->body[TEST_MAX_BODY] == '\0' && r->body[TEST_MAX_BODY - 1] == 'b');
+  if (r->body_len == TEST_MAX_BODY)
+    CHECK(r->body && r->body[TEST_MAX_BODY] == '\0' && r->body[TEST_MAX_BODY - 1] == 'b');
   mw_req_free(r);
 
   /* Directly: appending past `max` fails and leaves the body as it was. */
@@ -322,7 +343,8 @@ TEST(head_limit) {
   mw_buf_puts(&b, "GET / HTTP/1.1\r\n");
   for (int i = 0; i < 100; i++) {
     mw_buf_printf(&b, "x-h%d: ", i);
-    for (int j = 0; j < 200; j++) mw_buf_puts(&b, "w");
+    for (int j = 0; j < 200; j++)
+      mw_buf_puts(&b, "w");
     mw_buf_puts(&b, "\r\n");
   }
   mw_buf_puts(&b, "\r\n");
@@ -370,7 +392,8 @@ TEST(head_limit_direct) {
 /* A request with `count` distinct headers. */
 static void many_headers(mw_buf_t *b, int count) {
   mw_buf_puts(b, "GET / HTTP/1.1\r\n");
-  for (int i = 0; i < count; i++) mw_buf_printf(b, "X-H%d: v%d\r\n", i, i);
+  for (int i = 0; i < count; i++)
+    mw_buf_printf(b, "X-H%d: v%d\r\n", i, i);
   mw_buf_puts(b, "\r\n");
 }
 
@@ -461,6 +484,7 @@ int main(void) {
   RUN(get_any_split);
   RUN(empty_value_last);
   RUN(names_lower_cased_values_not);
+  RUN(header_value_ows_trimmed);
   RUN(repeated_headers);
   RUN(body_content_length);
   RUN(body_binary);

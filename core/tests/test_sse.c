@@ -144,8 +144,10 @@ static void field(parsed_t *ps, const char *line, size_t n) {
     bool digits = vl > 0;
     long r = 0;
     for (size_t i = 0; i < vl; i++) {
-      if (v[i] < '0' || v[i] > '9') digits = false;
-      else r = r * 10 + (v[i] - '0');
+      if (v[i] < '0' || v[i] > '9')
+        digits = false;
+      else
+        r = r * 10 + (v[i] - '0');
     }
     if (digits) ps->retry_ms = r;
   }
@@ -159,7 +161,8 @@ static void parse(parsed_t *ps, const char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
     size_t start = i;
-    while (i < n && s[i] != '\r' && s[i] != '\n') i++;
+    while (i < n && s[i] != '\r' && s[i] != '\n')
+      i++;
     if (i == n) break; /* incomplete line */
     size_t len = i - start;
     if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') i++;
@@ -194,8 +197,8 @@ static size_t normalize(const char *in, size_t n, char *out) {
 /* ---- event frames ---- */
 
 TEST(id_event_data) {
-  mw_sse_event_t ev = {.id = "42", .event = "update", .data = "hello", .data_len = 5,
-                       .retry_ms = -1};
+  mw_sse_event_t ev = {
+      .id = "42", .event = "update", .data = "hello", .data_len = 5, .retry_ms = -1};
   mw_frame_t *f = mw_sse_frame(&ev);
   check_frame(f, "id: 42\nevent: update\ndata: hello\n\n");
   CHECK_EQ_INT(f->refs, 1);
@@ -272,8 +275,8 @@ TEST(empty_and_null_data) {
 }
 
 TEST(id_event_line_breaks_stripped) {
-  mw_sse_event_t ev = {.id = "a\r\nb\rc\n", .event = "\nup\rdate\r\n", .data = "d", .data_len = 1,
-                       .retry_ms = -1};
+  mw_sse_event_t ev = {
+      .id = "a\r\nb\rc\n", .event = "\nup\rdate\r\n", .data = "d", .data_len = 1, .retry_ms = -1};
   mw_frame_t *f = mw_sse_frame(&ev);
   check_frame(f, "id: abc\nevent: update\ndata: d\n\n");
   mw_frame_unref(f);
@@ -400,18 +403,22 @@ static void round_trip(const char *data, size_t len) {
 
 TEST(round_trip_data) {
   static const char *const cases[] = {
-      "plain",     "a\r\nb\rc\nd", "x\n",     "x\r\n",   "\n",          "\r",
-      "\n\n",      "\r\r\n",       "",        " lead",   "  two lead",  ": colon first",
-      "data: x",   "\nstart",      "a\n\nb",  "end\r\r", "tab\there",   "id: 5\nevent: x",
-      "\r\n\r\n",  "a\n\r\nb",     "utf8 é ✓", "retry: 1", "trailing sp ",
+      "plain",    "a\r\nb\rc\nd", "x\n",      "x\r\n",    "\n",           "\r",
+      "\n\n",     "\r\r\n",       "",         " lead",    "  two lead",   ": colon first",
+      "data: x",  "\nstart",      "a\n\nb",   "end\r\r",  "tab\there",    "id: 5\nevent: x",
+      "\r\n\r\n", "a\n\r\nb",     "utf8 é ✓", "retry: 1", "trailing sp ",
   };
-  for (size_t i = 0; i < MW_ARRAY_SIZE(cases); i++) round_trip(cases[i], strlen(cases[i]));
+  for (size_t i = 0; i < MW_ARRAY_SIZE(cases); i++)
+    round_trip(cases[i], strlen(cases[i]));
 }
 
 TEST(round_trip_fields) {
   /* Line breaks in id/event cannot smuggle in extra fields or events. */
-  mw_sse_event_t ev = {.id = "1\n\nid: 666", .event = "a\ndata: injected\n",
-                       .data = "real", .data_len = 4, .retry_ms = -1};
+  mw_sse_event_t ev = {.id = "1\n\nid: 666",
+                       .event = "a\ndata: injected\n",
+                       .data = "real",
+                       .data_len = 4,
+                       .retry_ms = -1};
   mw_frame_t *f = mw_sse_frame(&ev);
   parsed_t ps;
   parse_frame(&ps, f);

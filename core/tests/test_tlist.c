@@ -37,9 +37,9 @@ typedef struct fx {
   bool watchdog_fired;
   int order[MAX_ORDER]; /* ids in expiry order */
   int n;
-  int early;       /* expiries seen before the node's deadline */
+  int early;        /* expiries seen before the node's deadline */
   int still_linked; /* expiries of a node that was not unlinked first */
-  int long_calls;  /* expiries through the second list's callback */
+  int long_calls;   /* expiries through the second list's callback */
   uint64_t start_ms;
 } fx_t;
 
@@ -146,7 +146,8 @@ TEST(expiry_order) {
   fx_t fx;
   fx_init(&fx);
   item_t it[3];
-  for (int i = 0; i < 3; i++) item_init(&it[i], i);
+  for (int i = 0; i < 3; i++)
+    item_init(&it[i], i);
   CHECK(!mw_tnode_active(&it[0].node));
   /* Touch order, not id order, decides; distinct deadlines. */
   mw_tlist_touch(&fx.tl, &it[2].node);
@@ -154,7 +155,8 @@ TEST(expiry_order) {
   mw_tlist_touch(&fx.tl, &it[0].node);
   tick(&fx);
   mw_tlist_touch(&fx.tl, &it[1].node);
-  for (int i = 0; i < 3; i++) CHECK(mw_tnode_active(&it[i].node));
+  for (int i = 0; i < 3; i++)
+    CHECK(mw_tnode_active(&it[i].node));
   CHECK(it[2].node.deadline_ms < it[0].node.deadline_ms);
   CHECK(it[0].node.deadline_ms < it[1].node.deadline_ms);
   CHECK_EQ_INT(it[2].node.deadline_ms, fx.start_ms + TIMEOUT_MS);
@@ -175,12 +177,15 @@ TEST(same_deadline_keeps_touch_order) {
   fx_t fx;
   fx_init(&fx);
   item_t it[5];
-  for (int i = 0; i < 5; i++) item_init(&it[i], i);
+  for (int i = 0; i < 5; i++)
+    item_init(&it[i], i);
   static const int touch[5] = {3, 1, 4, 0, 2};
-  for (int i = 0; i < 5; i++) mw_tlist_touch(&fx.tl, &it[touch[i]].node);
+  for (int i = 0; i < 5; i++)
+    mw_tlist_touch(&fx.tl, &it[touch[i]].node);
   fx_run(&fx);
   CHECK_EQ_INT(fx.n, 5);
-  for (int i = 0; i < 5 && i < fx.n; i++) CHECK_EQ_INT(fx.order[i], touch[i]);
+  for (int i = 0; i < 5 && i < fx.n; i++)
+    CHECK_EQ_INT(fx.order[i], touch[i]);
   fx_finish(&fx);
 }
 
@@ -188,8 +193,10 @@ TEST(touch_moves_to_back) {
   fx_t fx;
   fx_init(&fx);
   item_t it[3];
-  for (int i = 0; i < 3; i++) item_init(&it[i], i);
-  for (int i = 0; i < 3; i++) mw_tlist_touch(&fx.tl, &it[i].node);
+  for (int i = 0; i < 3; i++)
+    item_init(&it[i], i);
+  for (int i = 0; i < 3; i++)
+    mw_tlist_touch(&fx.tl, &it[i].node);
   tick(&fx);
   mw_tlist_touch(&fx.tl, &it[0].node); /* the head goes to the back */
   CHECK(it[0].node.deadline_ms > it[2].node.deadline_ms);
@@ -248,8 +255,10 @@ TEST(remove_prevents_expiry) {
   fx_t fx;
   fx_init(&fx);
   item_t it[4];
-  for (int i = 0; i < 4; i++) item_init(&it[i], i);
-  for (int i = 0; i < 4; i++) mw_tlist_touch(&fx.tl, &it[i].node);
+  for (int i = 0; i < 4; i++)
+    item_init(&it[i], i);
+  for (int i = 0; i < 4; i++)
+    mw_tlist_touch(&fx.tl, &it[i].node);
   mw_tlist_remove(&it[1].node); /* middle */
   mw_tlist_remove(&it[0].node); /* head, with the timer armed for it */
   mw_tlist_remove(&it[3].node); /* tail */
@@ -302,7 +311,8 @@ TEST(heartbeat_retouch) {
   CHECK_EQ_INT(fx.n, 6);
   CHECK_EQ_INT(fx.order[0], 0);
   CHECK_EQ_INT(fx.order[1], 1);
-  for (int i = 1; i < 5; i++) CHECK(hb.fired_at[i] >= hb.fired_at[i - 1] + TIMEOUT_MS);
+  for (int i = 1; i < 5; i++)
+    CHECK(hb.fired_at[i] >= hb.fired_at[i - 1] + TIMEOUT_MS);
   CHECK(!mw_tnode_active(&hb.node));
   fx_finish(&fx);
 }
@@ -312,12 +322,14 @@ TEST(many_nodes_one_timer) {
   fx_t fx;
   fx_init(&fx);
   item_t *it = mw_calloc(N, sizeof *it);
-  for (int i = 0; i < N; i++) item_init(&it[i], i);
+  for (int i = 0; i < N; i++)
+    item_init(&it[i], i);
   for (int i = 0; i < N; i++) {
     if (i == N / 2) tick(&fx); /* two deadline groups */
     mw_tlist_touch(&fx.tl, &it[i].node);
   }
-  for (int i = 0; i < N; i += 3) mw_tlist_remove(&it[i].node);
+  for (int i = 0; i < N; i += 3)
+    mw_tlist_remove(&it[i].node);
   /* One active handle for the whole list (the watchdog is unref'd). */
   int active = 0;
   uv_walk(&fx.loop, count_handle, &active);
@@ -345,11 +357,13 @@ TEST(callback_removes_and_touches_others) {
   fx_t fx;
   fx_init(&fx);
   item_t it[4];
-  for (int i = 0; i < 4; i++) item_init(&it[i], i);
+  for (int i = 0; i < 4; i++)
+    item_init(&it[i], i);
   it[0].remove_other = &it[1];
   it[0].touch_other = &it[2];
   it[0].touch_other_in = &fx.tl;
-  for (int i = 0; i < 4; i++) mw_tlist_touch(&fx.tl, &it[i].node);
+  for (int i = 0; i < 4; i++)
+    mw_tlist_touch(&fx.tl, &it[i].node);
   fx_run(&fx);
   CHECK_EQ_INT(fx.n, 3);
   CHECK_EQ_INT(fx.order[0], 0);
@@ -406,7 +420,8 @@ TEST(dispose_with_pending_nodes) {
   }
   fx_finish(&fx);
   CHECK_EQ_INT(fx.n, 0);
-  for (int i = 0; i < 3; i++) CHECK(!mw_tnode_active(&it[i].node));
+  for (int i = 0; i < 3; i++)
+    CHECK(!mw_tnode_active(&it[i].node));
 }
 
 int main(void) {

@@ -87,9 +87,14 @@ Ex.__index = Ex
 
 function Ex:emit(msg) self.chan:send(msg) end
 function Ex:save() sessions.save(self.sid, self.state) end
-function Ex:ask(method, params)
+function Ex:ask_all(requests, keys)
   if not self.chan:upgrade() then return nil, "client disconnected" end
-  return sessions.ask(self.sid, function(m) self.chan:send(m) end, method, params, self)
+  return sessions.ask_all(self.sid, function(m) self.chan:send(m) end, requests, keys, self)
+end
+
+function Ex:close_stream()
+  if not self.chan:upgrade() then return false end
+  return core.session_release(self.sid, self.chan.stream)
 end
 
 function H.run_request(msg, sid, state, chan)

@@ -61,7 +61,7 @@ local LIST_CHANGED = {
 --- Tells every connected client that a list changed ("tools", "resources", "prompts").
 function M.list_changed(kind)
   local method = assert(LIST_CHANGED[kind], "kind must be tools, resources or prompts")
-  return M.broadcast(jsonrpc.notification(method), function(state) return state.kind ~= "listen" or state.lists end)
+  return M.broadcast(jsonrpc.notification(method))
 end
 
 --- Tells subscribers of `uri` that the resource changed.

@@ -40,8 +40,8 @@ local Ex = {}
 Ex.__index = Ex
 function Ex:emit(msg) send(self.sid, msg) end
 function Ex:save() sessions.save(self.sid, self.state) end
-function Ex:ask(method, params)
-  return sessions.ask(self.sid, function(m) send(self.sid, m) end, method, params, self)
+function Ex:ask_all(requests, keys)
+  return sessions.ask_all(self.sid, function(m) send(self.sid, m) end, requests, keys, self)
 end
 
 local function run_request(sid, state, msg)

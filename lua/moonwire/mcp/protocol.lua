@@ -108,7 +108,9 @@ end
 --- Sends notifications/message at `level` when the session's level allows it.
 function Ctx:log(level, data, logger)
   if LEVELS[level] == nil then error("ctx:log: unknown level " .. tostring(level), 2) end
-  local min = LEVELS[self._ex.state.level or "info"] or 1
+  -- No level, no logs: 2026-07-28 clients opt in per request with _meta.
+  local min = LEVELS[self._ex.state.level]
+  if not min then return false end
   if LEVELS[level] < min or self._ex.cancelled then return false end
   self._ex:emit(jsonrpc.notification("notifications/message", { level = level, logger = logger, data = data }))
   return true
@@ -139,21 +141,62 @@ end
 
 function Ctx:cancelled() return self._ex.cancelled == true end
 
--- Asks the client something (sampling, elicitation, roots). In session
--- revisions this is a request on the SSE stream awaited in place; in
--- 2026-07-28 it becomes a Multi Round-Trip input request.
-function Ctx:request(method, params)
-  local ex = self._ex
-  self._inputs = self._inputs + 1
-  return ex:ask(method, params, "r" .. self._inputs)
+-- Which client capability each server->client request needs.
+local NEEDS = { ["sampling/createMessage"] = "sampling", ["elicitation/create"] = "elicitation",
+                ["roots/list"] = "roots" }
+M.NEEDS = NEEDS
+
+local function require_capability(ex, method)
+  local cap = NEEDS[method]
+  local caps = ex.state.caps
+  if cap and not (type(caps) == "table" and caps[cap] ~= nil) then
+    error({ code = -32021, message = "Missing required client capability: " .. cap,
+            data = { requiredCapabilities = { [cap] = json.object({}) } } }, 0)
+  end
 end
 
-function Ctx:sample(params) return self:request("sampling/createMessage", params) end
-function Ctx:elicit(params) return self:request("elicitation/create", params) end
-function Ctx:roots()
-  local res, err = self:request("roots/list", nil)
+-- Asks the client one or more things at once: requests = { key = { method =
+-- …, params = … } }. In session revisions each becomes a request on the SSE
+-- stream, awaited in place; in 2026-07-28 they become one InputRequiredResult
+-- (Multi Round-Trip) and the handler runs again when the answers come back,
+-- so code before the last ask must be deterministic. Returns { key = answer }.
+function Ctx:ask(requests)
+  local ex = self._ex
+  local keys = {}
+  for key, r in pairs(requests) do
+    if type(r) ~= "table" or type(r.method) ~= "string" then error("ctx:ask: bad request " .. tostring(key), 2) end
+    require_capability(ex, r.method)
+    keys[#keys + 1] = key
+  end
+  table.sort(keys)
+  return ex:ask_all(requests, keys)
+end
+
+function Ctx:request(method, params, key)
+  self._inputs = self._inputs + 1
+  key = key or ("input_" .. self._inputs)
+  local answers, err = self:ask({ [key] = { method = method, params = params } })
+  if not answers then return nil, err end
+  local a = answers[key]
+  if a == nil then return nil, answers.__errors and answers.__errors[key] or "no answer" end
+  return a
+end
+
+function Ctx:sample(params, key) return self:request("sampling/createMessage", params, key) end
+function Ctx:elicit(params, key) return self:request("elicitation/create", params, key) end
+function Ctx:roots(key)
+  local res, err = self:request("roots/list", json.object({}), key)
   if not res then return nil, err end
   return res.roots
+end
+
+--- SEP-1699: turns the response into an SSE stream (priming event with a
+--- retry hint) and ends the HTTP response now; what the handler sends
+--- afterwards waits for the client's GET with Last-Event-ID. A no-op where
+--- the transport cannot resume (stateless, legacy).
+function Ctx:close_stream()
+  if self._ex.close_stream then return self._ex:close_stream() end
+  return false
 end
 
 -- Results ------------------------------------------------------------------
@@ -258,7 +301,9 @@ methods["resources/read"] = function(params, ex)
   local ctx = M.new_ctx(ex, params)
   local res, vars = registry.resources[uri], nil
   if not res then res, vars = registry.match_template(uri) end
-  if not res then error({ code = RESOURCE_NOT_FOUND, message = "Resource not found", data = { uri = uri } }, 0) end
+  -- SEP-2164 (2026-07-28) made "not found" an invalid-params error.
+  local not_found = ex.version == M.STATELESS_VERSION and INVALID_PARAMS or RESOURCE_NOT_FOUND
+  if not res then error({ code = not_found, message = "Resource not found", data = { uri = uri } }, 0) end
   local ok, out, err
   if vars then
     ok, out, err = xpcall(res.handler, runtime.traceback, uri, vars, ctx)
@@ -269,7 +314,7 @@ methods["resources/read"] = function(params, ex)
     error({ code = jsonrpc.INTERNAL_ERROR, message = handler_failure("resource " .. uri, out) }, 0)
   end
   if out == nil then
-    error({ code = RESOURCE_NOT_FOUND, message = tostring(err or "Resource not found"), data = { uri = uri } }, 0)
+    error({ code = not_found, message = tostring(err or "Resource not found"), data = { uri = uri } }, 0)
   end
   return { contents = json.array(resource_contents(uri, res.mime_type, out)) }
 end

@@ -98,6 +98,18 @@ function S.ask(sid, emit, method, params, ex)
   return result, err
 end
 
+-- Session revisions: ask each request in turn; stop at the first failure.
+function S.ask_all(sid, emit, requests, keys, ex)
+  local answers = {}
+  for _, key in ipairs(keys) do
+    local r = requests[key]
+    local res, err = S.ask(sid, emit, r.method, r.params, ex)
+    if res == nil then return nil, err end
+    answers[key] = res
+  end
+  return answers
+end
+
 function S.resolve(k, result, err)
   local entry = S.pending[k]
   if not entry then return false end

@@ -1,12 +1,379 @@
--- Protocol revision 2026-07-28: stateless requests on /mcp.
+-- Protocol revision 2026-07-28 on /mcp: no sessions. Every request carries
+-- its context in params._meta (protocol version, client capabilities, client
+-- info, log level), mirrored by headers (MCP-Protocol-Version, Mcp-Method,
+-- Mcp-Name, Mcp-Param-*) that must agree with the body. Server->client
+-- questions become Multi Round-Trip results (InputRequiredResult) whose
+-- requestState is signed by the core (HMAC-SHA256), and subscriptions/listen
+-- keeps a POST response open as the stream for list_changed and resource
+-- notifications.
+local core = require "moonwire.core"
+local json = require "moonwire.json"
+local jsonrpc = require "moonwire.jsonrpc"
+local runtime = require "moonwire.runtime"
+local protocol = require "moonwire.mcp.protocol"
+local registry = require "moonwire.mcp.registry"
+local sessions = require "moonwire.mcp.sessions"
+
 local S = {}
 
+local V = protocol.STATELESS_VERSION
+local META_V = "io.modelcontextprotocol/protocolVersion"
+local META_CAPS = "io.modelcontextprotocol/clientCapabilities"
+local META_INFO = "io.modelcontextprotocol/clientInfo"
+local META_LEVEL = "io.modelcontextprotocol/logLevel"
+local META_SUB = "io.modelcontextprotocol/subscriptionId"
+local META_SERVER = "io.modelcontextprotocol/serverInfo"
+
+local HEADER_MISMATCH, MISSING_CAPABILITY, UNSUPPORTED_VERSION = -32020, -32021, -32022
+local INVALID_PARAMS, METHOD_NOT_FOUND = jsonrpc.INVALID_PARAMS, jsonrpc.METHOD_NOT_FOUND
+
+-- Revisions that use sessions; any other MCP-Protocol-Version means 2026+.
+local SESSION_REVISIONS = { ["2024-11-05"] = true, ["2025-03-26"] = true, ["2025-06-18"] = true,
+                            ["2025-11-25"] = true }
+
+-- Methods of the session revisions that 2026-07-28 removed.
+local REMOVED = { initialize = true, ping = true, ["logging/setLevel"] = true,
+                  ["resources/subscribe"] = true, ["resources/unsubscribe"] = true }
+
+-- Which params field Mcp-Name mirrors.
+local NAME_FIELD = { ["tools/call"] = "name", ["prompts/get"] = "name", ["resources/read"] = "uri" }
+
+-- Results clients may cache, and for how long (0: reloads can change them any time).
+local CACHEABLE = { ["tools/list"] = true, ["prompts/list"] = true, ["resources/list"] = true,
+                    ["resources/templates/list"] = true, ["resources/read"] = true }
+
+local STATE_TTL_S = 3600
+
+local JSON = { ["Content-Type"] = "application/json" }
+
 function S.claims(req, msgs, batch)
+  local v = req.headers["mcp-protocol-version"]
+  if v ~= nil then return not SESSION_REVISIONS[v] end
+  if msgs and not batch and not req.headers["mcp-session-id"] then
+    local m = msgs[1]
+    return type(m) == "table" and m.method ~= "initialize" and type(m.params) == "table"
+      and type(m.params._meta) == "table" and m.params._meta[META_V] ~= nil
+  end
   return false
 end
 
+local function status_for(code)
+  if code == METHOD_NOT_FOUND then return 404 end
+  if code == MISSING_CAPABILITY then return 400 end
+  if code == jsonrpc.INTERNAL_ERROR then return 500 end
+  return 200
+end
+
+local function fail(handle, status, id, code, message, data)
+  return core.respond(handle, status, JSON, json.encode(jsonrpc.error(id, code, message, data)))
+end
+
+local function trim(s)
+  if type(s) ~= "string" then return nil end
+  return (s:match("^[ \t]*(.-)[ \t]*$"))
+end
+
+-- Strict standard base64 (RFC 4648 §4, canonical padding).
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64V = {}
+for i = 1, 64 do B64V[B64:sub(i, i)] = i - 1 end
+local function b64decode(s)
+  if #s % 4 ~= 0 or not s:match("^[A-Za-z0-9+/]*=?=?$") then return nil end
+  local out, bits, acc = {}, 0, 0
+  local body = s:gsub("=+$", "")
+  for c in body:gmatch(".") do
+    acc = (acc << 6) | B64V[c]
+    bits = bits + 6
+    if bits >= 8 then
+      bits = bits - 8
+      out[#out + 1] = string.char((acc >> bits) & 0xff)
+    end
+  end
+  if (acc & ((1 << bits) - 1)) ~= 0 then return nil end
+  if #s - #body ~= (3 - (#body * 6 // 8) % 3) % 3 then return nil end
+  return table.concat(out)
+end
+S.b64decode = b64decode
+
+-- Mcp-Param-<Name> headers must mirror the tool arguments whose schema says
+-- "x-mcp-header": "<Name>". Returns nil or a mismatch message.
+local function check_param_headers(req, params)
+  local tool = type(params.name) == "string" and registry.tools[params.name]
+  local props = tool and tool.input_schema.properties
+  if type(props) ~= "table" then return nil end
+  local args = type(params.arguments) == "table" and params.arguments or {}
+  for prop, sch in pairs(props) do
+    local hname = type(sch) == "table" and sch["x-mcp-header"]
+    local v = args[prop]
+    if type(hname) == "string" and v ~= nil and v ~= json.null then
+      local raw = req.headers["mcp-param-" .. hname:lower()]
+      if raw == nil then return ("missing Mcp-Param-%s header"):format(hname) end
+      local h = trim(raw)
+      local encoded = h:match("^=%?base64%?(.*)%?=$")
+      if encoded then
+        h = b64decode(encoded)
+        if not h then return ("Mcp-Param-%s: invalid base64"):format(hname) end
+      end
+      local same
+      if type(v) == "number" then same = tonumber(h) == v else same = h == tostring(v) end
+      if not same then return ("Mcp-Param-%s does not match the argument '%s'"):format(hname, prop) end
+    end
+  end
+  return nil
+end
+
+-- Validates the headers and _meta of one request; answers the error itself
+-- and returns false when they are not acceptable. Order matters (the suite
+-- checks it): required _meta keys, header/_meta agreement, support.
+local function validate(req, handle, msg)
+  local id = msg.id
+  local hv = req.headers["mcp-protocol-version"]
+  if hv == nil then
+    fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version header is required")
+    return false
+  end
+  local params = msg.params
+  local meta = type(params) == "table" and params._meta
+  if type(meta) ~= "table" then
+    fail(handle, 400, id, INVALID_PARAMS, "Invalid params: _meta is required")
+    return false
+  end
+  if type(meta[META_V]) ~= "string" then
+    fail(handle, 400, id, INVALID_PARAMS, "Invalid params: _meta." .. META_V .. " is required")
+    return false
+  end
+  if type(meta[META_CAPS]) ~= "table" then
+    fail(handle, 400, id, INVALID_PARAMS, "Invalid params: _meta." .. META_CAPS .. " is required")
+    return false
+  end
+  if meta[META_V] ~= hv then
+    fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version does not match _meta")
+    return false
+  end
+  if meta[META_V] ~= V then
+    fail(handle, 400, id, UNSUPPORTED_VERSION, "Unsupported protocol version: " .. meta[META_V],
+         { supported = json.array({ V }), requested = meta[META_V] })
+    return false
+  end
+  if trim(req.headers["mcp-method"]) ~= msg.method then
+    fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: Mcp-Method must be " .. msg.method)
+    return false
+  end
+  local field = NAME_FIELD[msg.method]
+  if field and trim(req.headers["mcp-name"]) ~= params[field] then
+    fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: Mcp-Name must equal params." .. field)
+    return false
+  end
+  if msg.method == "tools/call" then
+    local why = check_param_headers(req, params)
+    if why then
+      fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: " .. why)
+      return false
+    end
+  end
+  return true
+end
+
+-- Exchange ----------------------------------------------------------------------
+
+local Ex = {}
+Ex.__index = Ex
+
+-- Progress and (opted-in) logs stream on this very POST response.
+function Ex:emit(msg)
+  if self.mode == "json" then
+    self.mode = core.sse_start(self.handle, nil) and "sse" or "gone"
+  end
+  if self.mode == "sse" then core.send(self.handle, nil, json.encode(msg)) end
+end
+
+function Ex:save() end
+
+local function valid_answer(method, a)
+  if type(a) ~= "table" then return false end
+  if method == "elicitation/create" then return type(a.action) == "string" end
+  if method == "sampling/createMessage" then return type(a.content) == "table" end
+  if method == "roots/list" then return type(a.roots) == "table" end
+  return true
+end
+
+-- Multi Round-Trip: answers come from this request's inputResponses or from
+-- the signed requestState of earlier rounds; anything missing ends the run
+-- with an InputRequiredResult.
+function Ex:ask_all(requests, keys)
+  local answers, missing = {}, nil
+  for _, key in ipairs(keys) do
+    local r = requests[key]
+    local a = self.responses[key]
+    if a ~= nil then
+      if not valid_answer(r.method, a) then
+        error({ code = INVALID_PARAMS, message = ("Invalid params: inputResponses.%s is not a valid %s result"):format(key, r.method) }, 0)
+      end
+      answers[key] = a
+      self.used[key] = a
+    else
+      missing = missing or {}
+      missing[key] = { method = r.method, params = r.params }
+    end
+  end
+  if missing then error({ input_required = true, requests = missing }, 0) end
+  return answers
+end
+
+function Ex:input_required(msg, err)
+  local st = core.sign(json.encode({ m = self.method, n = self.name, r = json.object(self.used), t = os.time() }))
+  return jsonrpc.result(msg.id, { resultType = "input_required", inputRequests = err.requests,
+                                  requestState = st })
+end
+
+function Ex:finish(resp)
+  if resp.result then
+    local r = resp.result
+    r.resultType = r.resultType or "complete"
+    if CACHEABLE[self.method] and r.resultType == "complete" then
+      r.ttlMs, r.cacheScope = 0, "private"
+    end
+  end
+  if self.mode == "sse" then
+    core.send(self.handle, nil, json.encode(resp))
+    core.finish(self.handle)
+  elseif self.mode == "json" then
+    local status = resp.error and status_for(resp.error.code) or 200
+    core.respond(self.handle, status, JSON, json.encode(resp))
+  end
+end
+
+-- Reads inputResponses and a verified requestState into one answer table.
+local function collect_answers(msg, name)
+  local params = msg.params
+  local answers = {}
+  local rs = params.requestState
+  if rs ~= nil then
+    local payload = type(rs) == "string" and core.verify(rs)
+    local st = payload and json.decode(payload)
+    if type(st) ~= "table" or st.m ~= msg.method or st.n ~= name or type(st.t) ~= "number"
+       or os.time() - st.t > STATE_TTL_S then
+      error({ code = INVALID_PARAMS, message = "Invalid params: requestState is invalid or was tampered with" }, 0)
+    end
+    if type(st.r) == "table" then for k, v in pairs(st.r) do answers[k] = v end end
+  end
+  local ir = params.inputResponses
+  if ir ~= nil then
+    if type(ir) ~= "table" or (json.is_array(ir) and next(ir) ~= nil) then
+      error({ code = INVALID_PARAMS, message = "Invalid params: inputResponses must be an object" }, 0)
+    end
+    for k, v in pairs(ir) do answers[k] = v end
+  end
+  return answers
+end
+
+-- Methods only this revision has --------------------------------------------------
+
+local function discover_result()
+  return {
+    resultType = "complete",
+    supportedVersions = json.array(protocol.VERSIONS),
+    capabilities = {
+      tools = { listChanged = true },
+      resources = { subscribe = true, listChanged = true },
+      prompts = { listChanged = true },
+      completions = json.object({}),
+    },
+    instructions = protocol.instructions,
+    ttlMs = 0, cacheScope = "private",
+    _meta = { [META_SERVER] = protocol.server_info },
+  }
+end
+
+local FILTER_KEYS = { toolsListChanged = "notifications/tools/list_changed",
+                      promptsListChanged = "notifications/prompts/list_changed",
+                      resourcesListChanged = "notifications/resources/list_changed" }
+
+-- A listen stream lives in an ephemeral core session (gone when the client
+-- disconnects), so any generation can reach it after a reload.
+local function listen(req, handle, msg)
+  local filter = msg.params.notifications
+  if type(filter) ~= "table" then
+    return fail(handle, 400, msg.id, INVALID_PARAMS, "Invalid params: notifications filter is required")
+  end
+  local want, subs = {}, {}
+  for k in pairs(FILTER_KEYS) do want[k] = filter[k] == true end
+  if type(filter.resourceSubscriptions) == "table" then
+    for _, uri in ipairs(filter.resourceSubscriptions) do subs[uri] = true end
+  end
+  local state = { kind = "listen", v = V, want = want, subs = subs, subid = msg.id }
+  local sid = sessions.create(state, false, true)
+  if not core.session_attach(handle, sid, 0, nil) then
+    sessions.destroy(sid)
+    return
+  end
+  core.session_send(sid, 0, nil, json.encode(jsonrpc.notification("notifications/subscriptions/acknowledged", {
+    notifications = filter, _meta = { [META_SUB] = msg.id } })))
+end
+
+-- Called by the broadcaster for listen sessions: applies the filter and tags
+-- the notification with the subscription id.
+function S.deliver(sid, state, msg)
+  local m = msg.method
+  if m == "notifications/resources/updated" then
+    if not (state.subs and state.subs[msg.params.uri]) then return false end
+  else
+    local ok = false
+    for k, method in pairs(FILTER_KEYS) do
+      if method == m and state.want and state.want[k] then ok = true end
+    end
+    if not ok then return false end
+  end
+  local params = {}
+  for k, v in pairs(msg.params or {}) do params[k] = v end
+  params._meta = { [META_SUB] = state.subid }
+  return core.session_send(sid, 0, nil, json.encode(jsonrpc.notification(m, params))) ~= nil
+end
+
 function S.post(req, handle, msgs, batch)
-  error("stateless revision not available")
+  if batch then
+    return fail(handle, 400, nil, jsonrpc.INVALID_REQUEST,
+                "Invalid Request: batches are not supported in protocol revision " .. V)
+  end
+  local msg = msgs[1]
+  local kind, err = jsonrpc.classify(msg)
+  local id = type(msg) == "table" and jsonrpc.valid_id(msg.id) and msg.id or nil
+  if not kind then return fail(handle, 400, id, err.code, err.message) end
+  -- Notifications and responses have no session to act on.
+  if kind ~= "request" then return core.respond(handle, 202, nil, "") end
+  if not validate(req, handle, msg) then return end
+
+  local method = msg.method
+  if REMOVED[method] then
+    return fail(handle, 404, id, METHOD_NOT_FOUND, "Method not found: " .. method .. " (removed in " .. V .. ")")
+  end
+  if method == "server/discover" then
+    return core.respond(handle, 200, JSON, json.encode(jsonrpc.result(id, discover_result())))
+  end
+  if method == "subscriptions/listen" then return listen(req, handle, msg) end
+
+  local params = msg.params
+  local meta = params._meta
+  local level = meta[META_LEVEL]
+  local name = NAME_FIELD[method] and params[NAME_FIELD[method]] or nil
+  local ex = setmetatable({
+    handle = handle, mode = "json", method = method, name = name, request_id = id,
+    version = V, can_request = false, used = {},
+    state = { v = V, caps = meta[META_CAPS], info = meta[META_INFO],
+              level = protocol.LEVELS[level] and level or nil },
+  }, Ex)
+  local ok, answers = pcall(collect_answers, msg, name)
+  if not ok then
+    local e = type(answers) == "table" and answers or { code = jsonrpc.INTERNAL_ERROR, message = "Internal error" }
+    return fail(handle, 400, id, e.code, e.message)
+  end
+  ex.responses = answers
+  runtime.spawn(function()
+    ex:finish(protocol.run(msg, ex) or jsonrpc.error(id, jsonrpc.INTERNAL_ERROR, "cancelled"))
+  end, function(e)
+    core.lua_error(tostring(e))
+    ex:finish(jsonrpc.error(id, jsonrpc.INTERNAL_ERROR, "Internal error"))
+  end)
 end
 
 return S
