@@ -519,6 +519,10 @@ static int on_piece_complete(llhttp_t *p) {
   return mw_req_end_piece(conn_of(p)->req) < 0 ? fail(p, 431) : 0;
 }
 
+static int on_value_complete(llhttp_t *p) {
+  return mw_req_end_header_value(conn_of(p)->req) < 0 ? fail(p, 431) : 0;
+}
+
 static int on_headers_complete(llhttp_t *p) {
   mw_conn_t *c = conn_of(p);
   mw_req_t *r = c->req;
@@ -564,7 +568,7 @@ void mw_conn_parser_settings(llhttp_settings_t *st) {
   st->on_header_field = on_header_field;
   st->on_header_field_complete = on_field_complete;
   st->on_header_value = on_header_value;
-  st->on_header_value_complete = on_piece_complete;
+  st->on_header_value_complete = on_value_complete;
   st->on_headers_complete = on_headers_complete;
   st->on_body = on_body;
   st->on_message_complete = on_message_complete;

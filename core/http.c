@@ -84,6 +84,17 @@ int mw_req_add_header_value(mw_req_t *r, const char *at, size_t len) {
   return head_append(r, at, len, false);
 }
 
+int mw_req_end_header_value(mw_req_t *r) {
+  /* llhttp strips leading whitespace but hands over trailing SP/HTAB, which
+   * RFC 9110 §5.5 excludes from the value. */
+  mw_header_span_t *h = &r->hdrs[r->nhdrs - 1];
+  while (h->value_len && (r->head[r->head_len - 1] == ' ' || r->head[r->head_len - 1] == '\t')) {
+    h->value_len--;
+    r->head_len--;
+  }
+  return mw_req_end_piece(r);
+}
+
 int mw_req_add_body(mw_req_t *r, const char *at, size_t len, size_t max) {
   if (r->body_len + len > max) return -E2BIG;
   if (r->body_len + len + 1 > r->body_cap) {

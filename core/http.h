@@ -44,6 +44,8 @@ int mw_req_add_url(mw_req_t *r, const char *at, size_t len);
 int mw_req_add_header_field(mw_req_t *r, const char *at, size_t len);
 int mw_req_end_header_field(mw_req_t *r);
 int mw_req_add_header_value(mw_req_t *r, const char *at, size_t len);
+/* Ends a header value, dropping trailing whitespace (llhttp keeps it). */
+int mw_req_end_header_value(mw_req_t *r);
 /* Ends the URL or a header value (llhttp's *_complete callbacks): the head
  * then holds it as a C string. */
 int mw_req_end_piece(mw_req_t *r);

@@ -44,6 +44,10 @@ static int on_piece_complete(llhttp_t *p) {
   return mw_req_end_piece(req_of(p)) < 0 ? fail(p, 431) : 0;
 }
 
+static int on_value_complete(llhttp_t *p) {
+  return mw_req_end_header_value(req_of(p)) < 0 ? fail(p, 431) : 0;
+}
+
 static int on_headers_complete(llhttp_t *p) {
   mw_req_t *r = req_of(p);
   r->method = (uint8_t)p->method;
@@ -69,7 +73,7 @@ static void settings_init(void) {
   settings.on_header_field = on_header_field;
   settings.on_header_field_complete = on_field_complete;
   settings.on_header_value = on_header_value;
-  settings.on_header_value_complete = on_piece_complete;
+  settings.on_header_value_complete = on_value_complete;
   settings.on_headers_complete = on_headers_complete;
   settings.on_body = on_body;
   settings.on_message_complete = on_message_complete;

@@ -211,6 +211,10 @@ function mw.embedded(t)
                                            text = t.text, blob = t.blob } }
 end
 
+--- Sends a notification to one MCP session (its standalone stream; kept for
+--- replay while the client reconnects). mw.notify(ctx.session_id, "notifications/message", {…})
+function mw.notify(session_id, method, params) return require("moonwire.mcp").notify(session_id, method, params) end
+
 --- Notifies subscribed clients that a resource changed.
 function mw.resource_updated(uri) return require("moonwire.mcp").resource_updated(uri) end
 

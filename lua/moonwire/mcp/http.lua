@@ -171,12 +171,14 @@ function H.post(req, handle)
   if not ctype:lower():match("^%s*application/json") then
     return H.reject(handle, 415, jsonrpc.INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
   end
-  if not version_ok(req, handle) then return end
   local msgs, perr, batch = jsonrpc.decode(req.body)
   if not msgs then return core.respond(handle, 400, JSON_HEADERS, json.encode(perr)) end
 
+  -- Any MCP-Protocol-Version that is not a session revision is the
+  -- stateless path's to judge (it answers -32022 for unknown ones).
   local stateless = require "moonwire.mcp.stateless"
   if stateless.claims(req, msgs, batch) then return stateless.post(req, handle, msgs, batch) end
+  if not version_ok(req, handle) then return end
 
   local first = msgs[1]
   if type(first) == "table" and first.method == "initialize" then
@@ -227,9 +229,13 @@ function H.get(req, handle)
       "Method Not Allowed: GET needs Accept: text/event-stream", { Allow = "POST, DELETE" })
   end
   if not version_ok(req, handle) then return end
-  local sid = session_of(req, handle)
+  local sid, state = session_of(req, handle)
   if not sid then return end
   local ok, err = core.session_attach(handle, sid, 0, req.headers["last-event-id"])
+  if ok and not state.standalone then
+    state.standalone = true
+    sessions.save(sid, state)
+  end
   if not ok then
     return H.reject(handle, 400, jsonrpc.INVALID_REQUEST, "Bad Request: unknown Last-Event-ID (" .. tostring(err) .. ")")
   end

@@ -30,7 +30,7 @@ function M.install()
 end
 
 -- Sends `msg` to every session that can receive server-initiated messages:
--- legacy streams, Streamable HTTP sessions with their GET stream open, and
+-- legacy streams, Streamable HTTP sessions that opened their GET stream, and
 -- 2026-07-28 subscriptions/listen streams (through `listen_filter`).
 function M.broadcast(msg, want)
   local data = json.encode(msg)
@@ -43,13 +43,27 @@ function M.broadcast(msg, want)
       elseif state.kind == "listen" then
         local stateless = require "moonwire.mcp.stateless"
         if stateless.deliver(sid, state, msg) then n = n + 1 end
-      else
-        local info = core.session_info(sid)
-        if info and info.standalone_open and core.session_send(sid, 0, nil, data) then n = n + 1 end
+      elseif state.standalone then
+        -- Kept in the log even while the GET stream is away, so a client
+        -- resuming with Last-Event-ID gets it.
+        if core.session_send(sid, 0, nil, data) then n = n + 1 end
       end
     end
   end
   return n
+end
+
+--- Sends a server-initiated notification to one session's standalone stream.
+--- Returns true when the session exists and can receive it.
+function M.notify(sid, method, params)
+  local state = sessions.get(sid)
+  if not state then return false end
+  local msg = jsonrpc.notification(method, params)
+  if state.kind == "listen" then
+    local stateless = require "moonwire.mcp.stateless"
+    return stateless.deliver(sid, state, msg)
+  end
+  return core.session_send(sid, 0, state.kind == "legacy" and "message" or nil, json.encode(msg)) ~= nil
 end
 
 local LIST_CHANGED = {

@@ -169,7 +169,7 @@ export function parseSSE(text) {
 
 // An SSE client on a raw socket that records every event and comment with
 // its arrival time. Resolves once the response head arrived.
-export function openStream(port, pathAndQuery, headers = {}) {
+export function openStream(port, pathAndQuery, headers = {}, { method = 'GET', body: reqBody = null } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
     const st = { sock, status: 0, headers: {}, events: [], comments: [], closed: false, raw: '' };
@@ -227,9 +227,10 @@ export function openStream(port, pathAndQuery, headers = {}) {
     });
     sock.on('close', () => { st.closed = true; st.onEvent?.(); if (!gotHead) reject(new Error('closed before head')); });
     sock.on('error', () => {});
-    const hdrs = Object.entries({ Host: `127.0.0.1:${port}`, Accept: 'text/event-stream', ...headers })
-      .map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    sock.write(`GET ${pathAndQuery} HTTP/1.1\r\n${hdrs}\r\n`);
+    const all = { Host: `127.0.0.1:${port}`, Accept: 'text/event-stream', ...headers };
+    if (reqBody !== null) all['Content-Length'] = Buffer.byteLength(reqBody);
+    const hdrs = Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    sock.write(`${method} ${pathAndQuery} HTTP/1.1\r\n${hdrs}\r\n${reqBody ?? ''}`);
   });
   // st.close() below
 }
