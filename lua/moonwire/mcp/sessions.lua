@@ -7,7 +7,10 @@ local json = require "moonwire.json"
 local runtime = require "moonwire.runtime"
 
 local S = {
-  cache = {},    -- sid -> state
+  -- sid -> decoded state. Weak: an idle session's state lives only in the C
+  -- session (as JSON) and is decoded again on its next request, so 10,000
+  -- idle sessions cost no Lua memory.
+  cache = setmetatable({}, { __mode = "v" }),
   inflight = {}, -- key(sid, id) -> exchange
   pending = {},  -- key(sid, id) -> { co = coroutine, timer = timer }
   next_id = 0,
