@@ -33,6 +33,8 @@ typedef struct mw_config {
   uint32_t header_timeout_ms;     /* HEADER_TIMEOUT_MS, 100..600000, default 10000 */
   uint32_t keepalive_timeout_s;   /* KEEPALIVE_TIMEOUT, 1..3600, default 75 */
   uint32_t shutdown_timeout_s;    /* SHUTDOWN_TIMEOUT, 0..600, default 10 */
+  uint32_t handler_timeout_ms;    /* HANDLER_TIMEOUT_MS, 10..86400000, default 30000 */
+  uint32_t lua_memory_mb;         /* LUA_MEMORY_MB, 8..1048576, default 512 */
   char *cors_allow_origins;       /* owned; CORS_ALLOW_ORIGINS, comma list or "*", default "*" */
   char *allowed_hosts;            /* owned; ALLOWED_HOSTS, comma list, NULL = default rule
                                      (loopback bind: only local hosts; other binds: any) */

@@ -184,7 +184,8 @@ static int l_session_attach(lua_State *L) {
    * still answer 404/400 when the stream is unknown. */
   h->conn = NULL;
   c->lua_handle = NULL;
-  if (mw_session_attach(ss, c, (uint32_t)no, last, kv, n, &gap) < 0) {
+  bool prime = lua_isnoneornil(L, 6) || lua_toboolean(L, 6);
+  if (mw_session_attach(ss, c, (uint32_t)no, last, kv, n, prime, &gap) < 0) {
     h->conn = c;
     c->lua_handle = h;
     luaL_pushfail(L);
@@ -432,6 +433,127 @@ void mw_luacore_close_timers(mw_gen_t *g) {
   }
 }
 
+/* ---- time budgets ----------------------------------------------------- */
+
+/* Every MW_HOOK_COUNT VM instructions a budgeted thread checks the clock.
+ * Past its deadline a coroutine yields out of the hook and is abandoned by
+ * the runtime (its handler answers with a timeout error); the main thread,
+ * which cannot yield, raises an error instead. This is how `while true do
+ * end` in one handler leaves every other client served. */
+#define MW_HOOK_COUNT 1000
+/* A coroutine that computes for longer than this without yielding is
+ * preempted: it yields out of the hook and the runtime resumes it on the next
+ * loop iteration, so one CPU-bound handler cannot starve other clients. */
+#define MW_SLICE_NS (10 * 1000000ull)
+static char budget_key;   /* registry: weak table thread -> deadline (ns) or -1 (expired) */
+static char preempt_key;  /* registry: the thread the hook last preempted */
+static uint64_t slice_end_ns; /* end of the running coroutine's time slice (single loop thread) */
+
+static void push_budgets(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &budget_key) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &budget_key);
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+  push_budgets(L);
+  int is_main = lua_pushthread(L);
+  lua_pushvalue(L, -1);
+  lua_rawget(L, -3);
+  int isnum;
+  lua_Integer deadline = lua_tointegerx(L, -1, &isnum);
+  lua_pop(L, 1);
+  uint64_t now = uv_hrtime();
+  if (!isnum || (deadline != -1 && now <= (uint64_t)deadline)) {
+    lua_pop(L, 1);
+    /* Inside a C call that cannot yield (a gsub callback, a sort
+     * comparator) the slice simply runs on: preemption is a courtesy. */
+    if (isnum && !is_main && now > slice_end_ns && lua_isyieldable(L)) {
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &preempt_key); /* pops the thread */
+      lua_pop(L, 1);
+      lua_yield(L, 0);
+      return;
+    }
+    lua_pop(L, 2);
+    return;
+  }
+  if (is_main) {
+    lua_pop(L, 2);
+    luaL_error(L, "exceeded its time budget (HANDLER_TIMEOUT_MS)");
+    return;
+  }
+  lua_pushinteger(L, -1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_yield(L, 0);
+}
+
+static void set_budget(lua_State *L, lua_State *co, int co_idx, uint64_t ms) {
+  push_budgets(L);
+  lua_pushvalue(L, co_idx);
+  if (ms) {
+    lua_pushinteger(L, (lua_Integer)(uv_hrtime() + ms * 1000000ull));
+    lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+  } else {
+    lua_pushnil(L);
+    lua_sethook(co, NULL, 0, 0);
+  }
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+void mw_luacore_budget_main(lua_State *L, uint32_t ms) {
+  lua_pushthread(L);
+  set_budget(L, L, lua_gettop(L), ms);
+  lua_pop(L, 1);
+}
+
+/* budget(co, ms) arms a deadline; budget(co) clears it. */
+static int l_budget(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  luaL_argcheck(L, co != NULL, 1, "coroutine expected");
+  lua_Integer ms = luaL_optinteger(L, 2, 0);
+  luaL_argcheck(L, ms >= 0, 2, "budget must be >= 0");
+  set_budget(L, co, 1, (uint64_t)ms);
+  return 0;
+}
+
+/* slice() starts a time slice for the coroutine about to be resumed. */
+static int l_slice(lua_State *L) {
+  slice_end_ns = uv_hrtime() + MW_SLICE_NS;
+  return 0;
+}
+
+/* preempted(co) -> true (once) when the hook paused `co` at the end of its
+ * slice; the caller resumes it later. */
+static int l_preempted(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTHREAD);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &preempt_key);
+  bool yes = lua_rawequal(L, -1, 1);
+  if (yes) {
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &preempt_key);
+  }
+  lua_pushboolean(L, yes);
+  return 1;
+}
+
+/* expired(co) -> true when the hook stopped `co` for overrunning. */
+static int l_expired(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTHREAD);
+  push_budgets(L);
+  lua_pushvalue(L, 1);
+  lua_rawget(L, -2);
+  lua_pushboolean(L, lua_tointeger(L, -1) == -1);
+  return 1;
+}
+
 /* ---- shared store ----------------------------------------------------- */
 
 static uint64_t check_ttl(lua_State *L, int idx) {
@@ -626,6 +748,8 @@ static int l_config(lua_State *L) {
   lua_setfield(L, -2, "connection_timeout");
   lua_pushinteger(L, (lua_Integer)c->max_body_bytes);
   lua_setfield(L, -2, "max_body_bytes");
+  lua_pushinteger(L, c->handler_timeout_ms);
+  lua_setfield(L, -2, "handler_timeout_ms");
   if (c->config_file) {
     lua_pushstring(L, c->config_file);
     lua_setfield(L, -2, "config_file");
@@ -658,6 +782,10 @@ int mw_luacore_open(lua_State *L) {
       {"shared_set", l_shared_set},
       {"shared_incr", l_shared_incr},
       {"shared_delete", l_shared_delete},
+      {"budget", l_budget},
+      {"expired", l_expired},
+      {"slice", l_slice},
+      {"preempted", l_preempted},
       {"sign", l_sign},
       {"verify", l_verify},
       {"timer", l_timer},

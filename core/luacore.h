@@ -12,6 +12,10 @@
 /* Pushes a request handle userdata bound to `c` and links it from c->lua_handle. */
 mw_lhandle_t *mw_luacore_push_handle(lua_State *L, mw_conn_t *c);
 
+/* Arms (ms > 0) or clears (0) a time budget on the main thread of `L`: past
+ * it, running Lua code raises an error. Used around script loading. */
+void mw_luacore_budget_main(lua_State *L, uint32_t ms);
+
 /* Closes every timer of `g` (the generation is going away). */
 void mw_luacore_close_timers(mw_gen_t *g);
 

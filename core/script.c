@@ -105,6 +105,30 @@ static int push_scripts(lua_State *L, const char *dir, char **err) {
   return 0;
 }
 
+/* Counts every byte the generation's state holds and refuses growth past the
+ * cap: an allocation bomb fails the call that makes it (Lua turns NULL into a
+ * catchable "not enough memory" error after an emergency GC) instead of
+ * taking the process down. Frees and shrinks always succeed. */
+static void *gen_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  mw_gen_t *g = ud;
+  size_t old = ptr ? osize : 0;
+  if (nsize == 0) {
+    free(ptr);
+    g->mem -= old;
+    return NULL;
+  }
+  if (nsize > old && g->mem + (nsize - old) > g->mem_limit) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (!p) return NULL;
+  g->mem = g->mem - old + nsize;
+  return p;
+}
+
+static int on_panic(lua_State *L) {
+  mw_log(MW_LOG_ERROR, "unprotected Lua error", 1, "error", lua_tostring(L, -1));
+  abort();
+}
+
 void mw_gen_free(mw_gen_t *g) {
   mw_list_remove(&g->link);
   mw_luacore_close_timers(g);
@@ -123,13 +147,15 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
   mw_list_push_back(&s->gens, &g->link);
   *err = NULL;
 
-  lua_State *L = luaL_newstate();
+  g->mem_limit = (size_t)cfg->lua_memory_mb * 1024 * 1024;
+  lua_State *L = lua_newstate(gen_alloc, g);
   if (!L) {
     *err = mw_strdup("cannot create Lua state");
     mw_free(g);
     return -EINVAL;
   }
   g->L = L;
+  lua_atpanic(L, on_panic);
   *(mw_gen_t **)lua_getextraspace(L) = g;
   luaL_openlibs(L);
 
@@ -170,7 +196,11 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_pushinteger(L, id);
-  if (lua_pcall(L, 2, 2, tb) != LUA_OK) goto lua_error;
+  /* A script that loops at load time fails the load, not the server. */
+  mw_luacore_budget_main(L, cfg->handler_timeout_ms);
+  int rc = lua_pcall(L, 2, 2, tb);
+  mw_luacore_budget_main(L, 0);
+  if (rc != LUA_OK) goto lua_error;
   if (!lua_toboolean(L, -2)) {
     lua_remove(L, -2);
     goto lua_error;

@@ -170,6 +170,11 @@ static void metrics(mw_server_t *s, mw_conn_t *c) {
                 m->last_reload_seconds);
   metric(&b, "moonwire_script_generation", "gauge", "Current script generation.",
          s->gen ? s->gen->id : 0);
+  size_t lua_mem = 0;
+  mw_list_t *pos, *tmp;
+  mw_list_foreach_safe(pos, tmp, &s->gens) lua_mem += mw_container_of(pos, mw_gen_t, link)->mem;
+  metric(&b, "moonwire_lua_memory_bytes", "gauge", "Memory held by live script generations.",
+         lua_mem);
   mw_kv_t hdrs[] = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
   mw_conn_respond(c, 200, hdrs, 1, b.data, b.len);
   mw_buf_dispose(&b);

@@ -207,7 +207,7 @@ void mw_session__pump(mw_conn_t *c) {
 }
 
 int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *last_event_id,
-                      const mw_kv_t *hdrs, size_t nhdrs, bool *gap) {
+                      const mw_kv_t *hdrs, size_t nhdrs, bool prime, bool *gap) {
   mw_server_t *s = ss->server;
   uint64_t after = 0;
   bool resume = last_event_id && *last_event_id;
@@ -254,9 +254,9 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
   if (ss->attached++ == 0) mw_tlist_remove(&ss->expiry);
 
   char id[64];
-  format_id(ss, id, no, store->next_seq(ss));
-  mw_sse_event_t prime = {id, NULL, "", 0, (int)s->config->retry_ms};
-  mw_frame_t *f = mw_sse_frame(&prime);
+  if (prime) format_id(ss, id, no, store->next_seq(ss));
+  mw_sse_event_t first = {prime ? id : NULL, NULL, prime ? "" : NULL, 0, (int)s->config->retry_ms};
+  mw_frame_t *f = mw_sse_frame(&first);
   int rc = mw_conn_sse_send(c, f);
   mw_frame_unref(f);
   if (rc < 0) return 0;

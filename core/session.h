@@ -89,11 +89,12 @@ int mw_session_end_stream(mw_session_t *ss, uint32_t no);
 /* Attaches `c` (BUSY, answering a request) as stream `no`, or — when
  * `last_event_id` is given — as the stream that id names, replaying what
  * followed it. A connection already attached to that stream is closed (the
- * new one takes over). Writes the SSE head and a priming event (fresh id,
- * empty data, retry). Sets *gap when events the client missed are gone.
+ * new one takes over). Writes the SSE head and, with `prime`, a priming event
+ * (fresh id, empty data, retry; SEP-1699) — else only a retry hint, which
+ * dispatches no event (pre-2025-11-25 clients would see an empty message). Sets *gap when events the client missed are gone.
  * Returns 0, or -ENOENT (unknown stream / malformed id: nothing written). */
 int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *last_event_id,
-                      const mw_kv_t *hdrs, size_t nhdrs, bool *gap);
+                      const mw_kv_t *hdrs, size_t nhdrs, bool prime, bool *gap);
 
 /* Continues a paced replay on `c` (its write queue drained). */
 void mw_session__pump(mw_conn_t *c);

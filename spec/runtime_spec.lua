@@ -103,9 +103,32 @@ describe("routing", function()
     runtime.dispatch(request("GET", "/slow"), h)
     assert.equal(0, #core.responses)
     assert.equal(1, core.holds)
-    assert.equal(250, core.timers[1].ms)
+    local sleep_timer
+    for _, t in ipairs(core.timers) do if not t.rep then sleep_timer = t end end
+    assert.equal(250, sleep_timer.ms)
     core.run_timers()
     assert.equal("late", core.responses[1].body)
+    assert.equal(0, core.holds)
+  end)
+
+  it("gives each handler the default budget, or the route's own", function()
+    mw.route { path = "/b1", handler = function(req, ctx) ctx:sleep(1) return "x" end }
+    mw.route { path = "/b2", handler = function(req, ctx) ctx:sleep(1) return "y" end, timeout_ms = 50 }
+    runtime.dispatch(request("GET", "/b1"), core.handle())
+    runtime.dispatch(request("GET", "/b2"), core.handle())
+    local got = {}
+    for _, ms in pairs(core.budgets) do got[#got + 1] = ms end
+    table.sort(got)
+    assert.same({ 50, 30000 }, got)
+  end)
+
+  it("abandons a suspended handler past its budget and answers 500", function()
+    mw.route { path = "/late", handler = function(req, ctx) ctx:sleep(10) return "never" end, timeout_ms = 100 }
+    runtime.dispatch(request("GET", "/late"), core.handle())
+    core.clock = 150
+    core.run_timers() -- the sweeper (and the 10 s sleep timer, which must not resume it)
+    assert.equal(500, core.responses[1].status)
+    assert.truthy(core.responses[1].body:find("time budget", 1, true))
     assert.equal(0, core.holds)
   end)
 
@@ -157,7 +180,9 @@ describe("declarations", function()
     local fired = 0
     mw.every(1, function() fired = fired + 1 end)
     runtime.retire()
-    assert.is_true(core.timers[1].stopped)
+    for _, t in ipairs(core.timers) do
+      if t.ms == 1000 then assert.is_true(t.stopped) end
+    end
     assert.equal(0, fired)
   end)
 end)

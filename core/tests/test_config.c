@@ -111,6 +111,8 @@ TEST(defaults) {
   CHECK_EQ_INT(c.header_timeout_ms, 10000);
   CHECK_EQ_INT(c.keepalive_timeout_s, 75);
   CHECK_EQ_INT(c.shutdown_timeout_s, 10);
+  CHECK_EQ_INT(c.handler_timeout_ms, 30000);
+  CHECK_EQ_INT(c.lua_memory_mb, 512);
   CHECK_EQ_STR(c.cors_allow_origins, "*");
   CHECK(c.allowed_hosts == NULL);
   CHECK(c.allowed_origins == NULL);
@@ -259,6 +261,8 @@ GETTER(max_pending_bytes)
 GETTER(header_timeout_ms)
 GETTER(keepalive_timeout_s)
 GETTER(shutdown_timeout_s)
+GETTER(handler_timeout_ms)
+GETTER(lua_memory_mb)
 
 /* Ranges as config.h documents them. */
 static const int_case_t int_cases[] = {
@@ -275,6 +279,8 @@ static const int_case_t int_cases[] = {
     {"HEADER_TIMEOUT_MS", "header_timeout_ms", 100, 600000, get_header_timeout_ms},
     {"KEEPALIVE_TIMEOUT", "keepalive_timeout", 1, 3600, get_keepalive_timeout_s},
     {"SHUTDOWN_TIMEOUT", "shutdown_timeout", 0, 600, get_shutdown_timeout_s},
+    {"HANDLER_TIMEOUT_MS", "handler_timeout_ms", 10, 86400000, get_handler_timeout_ms},
+    {"LUA_MEMORY_MB", "lua_memory_mb", 8, 1048576, get_lua_memory_mb},
 };
 
 /* Accepts `value` through the environment and checks it was stored. */

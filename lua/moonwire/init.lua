@@ -45,7 +45,7 @@ end
 --- mw.route { path = "/events", channel = "ticks" }   -- SSE subscription with replay
 function mw.route(decl)
   check_keys("mw.route", decl, { method = "any", path = "string", handler = "function",
-                                  channel = "string", description = "string" })
+                                  channel = "string", description = "string", timeout_ms = "number" })
   if not decl.path or decl.path:sub(1, 1) ~= "/" then fail("mw.route", "'path' must start with /") end
   if (decl.handler == nil) == (decl.channel == nil) then
     fail("mw.route", "needs exactly one of 'handler' or 'channel'")
@@ -62,8 +62,9 @@ function mw.route(decl)
     end
     list[i] = m:upper()
   end
+  if decl.timeout_ms and decl.timeout_ms < 1 then fail("mw.route", "'timeout_ms' must be >= 1") end
   local route = { path = decl.path, methods = list, handler = decl.handler, channel = decl.channel,
-                  where = script_frame() }
+                  timeout_ms = decl.timeout_ms and math.floor(decl.timeout_ms), where = script_frame() }
   local ok, err = runtime.add_route(route)
   if not ok then fail("mw.route", err) end
   return route

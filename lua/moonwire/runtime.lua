@@ -7,6 +7,7 @@ local json = require "moonwire.json"
 
 local M = {
   generation = 0,
+  handler_timeout_ms = core.config().handler_timeout_ms or 30000,
   routes = {},        -- exact path -> { [METHOD] = route }
   patterns = {},      -- routes with :params, in declaration order
   timers = {},        -- script timers, stopped when the generation retires
@@ -21,25 +22,88 @@ end
 M.traceback = traceback
 
 -- Coroutines ---------------------------------------------------------------
+-- Every handler runs in its own coroutine under a time budget. Past it, the
+-- core's instruction hook yields the coroutine out of whatever it is doing (a
+-- runaway loop included) and the runtime abandons it: the task finishes with
+-- a timeout error and the coroutine is never resumed again. A coroutine
+-- suspended past its deadline (sleeping, waiting for a client) is abandoned
+-- by the sweeper the same way.
 
--- Runs fn(...) in a new coroutine. The generation is held while it runs, so a
--- reload never closes a state under a handler that is still sleeping.
--- on_error(err) gets thrown errors (tables as thrown, strings with traceback).
-function M.spawn(fn, on_error, ...)
-  core.hold()
-  local co = coroutine.create(function(...)
-    local ok, err = xpcall(fn, traceback, ...)
-    core.release()
-    if not ok then
-      if on_error then
-        on_error(err)
-      else
-        core.lua_error(type(err) == "table" and json.encode(err) or tostring(err))
-      end
+local tasks = {}          -- co -> { on_error, deadline_ms }
+local sweeper = nil
+M.tasks = tasks
+
+local TIMEOUT = "timeout"
+
+local function finish(co, task, ok, err)
+  tasks[co] = nil
+  core.budget(co)
+  core.release()
+  if not ok then
+    if task.on_error then
+      local eok, e = xpcall(task.on_error, traceback, err)
+      if not eok then core.lua_error(tostring(e)) end
+    elseif type(err) == "table" and err.timeout then
+      core.lua_error(err.message)
+    else
+      core.lua_error(type(err) == "table" and json.encode(err) or tostring(err))
     end
-  end)
-  local ok, err = coroutine.resume(co, ...)
-  if not ok then core.lua_error(tostring(err)) end
+  end
+end
+
+local function timeout_error(task)
+  return { timeout = true, message = ("handler exceeded its time budget of %d ms"):format(task.budget_ms) }
+end
+
+-- Resumes a task's coroutine and settles it if it ended, failed, or was
+-- stopped by its budget. Resuming an abandoned coroutine does nothing.
+function M.resume(co, ...)
+  local task = tasks[co]
+  if not task then return false end
+  core.slice()
+  local ok, xok, err = coroutine.resume(co, ...)
+  if not ok then
+    finish(co, task, false, xok)
+  elseif coroutine.status(co) == "dead" then
+    finish(co, task, xok, err)
+  elseif core.expired(co) then
+    finish(co, task, false, timeout_error(task))
+  elseif core.preempted(co) then
+    -- Its time slice ran out: let the loop serve others, then continue.
+    core.timer(0, false, function() M.resume(co) end)
+  end
+  return true
+end
+
+local function sweep()
+  local now = core.now()
+  local expired = {}
+  for co, task in pairs(tasks) do
+    if task.deadline_ms <= now and coroutine.status(co) == "suspended" then expired[#expired + 1] = co end
+  end
+  for _, co in ipairs(expired) do
+    local task = tasks[co]
+    if task then finish(co, task, false, timeout_error(task)) end
+  end
+  if next(tasks) == nil and sweeper then
+    sweeper:stop()
+    sweeper = nil
+  end
+end
+
+-- Runs fn(...) in a new coroutine with a budget of `budget_ms` (default
+-- HANDLER_TIMEOUT_MS). The generation is held while it runs, so a reload
+-- never closes a state under a handler that is still sleeping. on_error(err)
+-- gets thrown errors (tables as thrown, strings with traceback) and
+-- { timeout = true, message = … } for a blown budget.
+function M.spawn(fn, on_error, budget_ms, ...)
+  budget_ms = budget_ms or M.handler_timeout_ms
+  core.hold()
+  local co = coroutine.create(function(...) return xpcall(fn, traceback, ...) end)
+  tasks[co] = { on_error = on_error, budget_ms = budget_ms, deadline_ms = core.now() + budget_ms }
+  core.budget(co, budget_ms)
+  if not sweeper then sweeper = core.timer(100, true, sweep) end
+  M.resume(co, ...)
   return co
 end
 
@@ -48,10 +112,7 @@ function M.sleep(seconds)
   local co, main = coroutine.running()
   if main then error("sleep must be called from a handler or timer coroutine", 2) end
   local ms = math.max(0, math.floor(seconds * 1000 + 0.5))
-  core.timer(ms, false, function()
-    local ok, err = coroutine.resume(co)
-    if not ok then core.lua_error(tostring(err)) end
-  end)
+  core.timer(ms, false, function() M.resume(co) end)
   coroutine.yield()
 end
 
@@ -278,7 +339,13 @@ function M.dispatch(req, handle)
   M.spawn(function()
     local res, err = route.handler(req, ctx)
     if not ctx.streaming then M.send_result(handle, res, err) end
-  end, function(err) M.handler_error(handle, err, route.where) end)
+  end, function(err)
+    if type(err) == "table" and err.timeout then
+      core.lua_error(("%s: %s"):format(route.where, err.message))
+      err = { status = 500, message = err.message }
+    end
+    M.handler_error(handle, err, route.where)
+  end, route.timeout_ms)
 end
 
 -- Timers and lifecycle -------------------------------------------------------

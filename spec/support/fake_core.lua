@@ -38,12 +38,24 @@ function M.install()
   function core.hold() core.holds = core.holds + 1 end
   function core.release() core.holds = core.holds - 1 end
   function core.stats() return {} end
-  -- Fires every pending one-shot timer (in creation order).
+  function core.config() return { handler_timeout_ms = 30000 } end
+  core.clock = 0
+  function core.now() return core.clock end
+  core.budgets = {}
+  function core.budget(co, ms) core.budgets[co] = ms end
+  function core.expired() return false end
+  function core.slice() end
+  function core.preempted() return false end
+  -- Fires every pending one-shot timer (in creation order); repeating ones
+  -- stay scheduled.
   function core.run_timers()
     local pending = core.timers
     core.timers = {}
     for _, t in ipairs(pending) do
-      if not t.stopped then t.fn() end
+      if not t.stopped then
+        t.fn()
+        if t.rep and not t.stopped then core.timers[#core.timers + 1] = t end
+      end
     end
   end
   -- A fresh handle that can be answered once.

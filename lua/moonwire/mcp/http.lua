@@ -107,10 +107,10 @@ function H.run_request(msg, sid, state, chan)
     if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
     chan:finish(res)
   end, function(err)
-    sessions.inflight[k] = nil
-    core.lua_error(tostring(err))
-    chan:finish(jsonrpc.error(msg.id, jsonrpc.INTERNAL_ERROR, "Internal error"))
-  end)
+    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+    ex.cancelled = true -- anything it still sends is dropped
+    chan:finish(protocol.failure_response(msg, err))
+  end, protocol.budget_for(msg))
 end
 
 -- Notifications and responses from a session's client.

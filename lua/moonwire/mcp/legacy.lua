@@ -24,12 +24,13 @@ function L.get(req, handle)
   local sid = last and last:match("^([%w_%-]+)%.%d+%-%d+$")
   if sid and sessions.get(sid) then
     -- Resume: same session, missed messages replayed after last.
-    local ok = core.session_attach(handle, sid, 0, last)
+    local ok = core.session_attach(handle, sid, 0, last, nil, false)
     if ok then return end
   end
   local state = { v = "2024-11-05", level = "info", kind = "legacy", initialized = false }
   sid = sessions.create(state, true)
-  if not core.session_attach(handle, sid, 0, nil) then
+  -- No priming event: 2024-11-05 clients expect `endpoint` first.
+  if not core.session_attach(handle, sid, 0, nil, nil, false) then
     sessions.destroy(sid)
     return
   end
@@ -60,7 +61,11 @@ local function run_request(sid, state, msg)
     local res = protocol.run(msg, ex)
     if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
     if res then send(sid, res) end
-  end)
+  end, function(err)
+    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+    ex.cancelled = true
+    send(sid, protocol.failure_response(msg, err))
+  end, protocol.budget_for(msg))
 end
 
 function L.post(req, handle)

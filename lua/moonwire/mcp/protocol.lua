@@ -126,15 +126,13 @@ function Ctx:sleep(seconds)
     if woke then return end
     woke = true
     ex.waker = nil
-    local ok, err = coroutine.resume(co, true)
-    if not ok then core.lua_error(tostring(err)) end
+    runtime.resume(co, true)
   end)
   ex.waker = function()
     if woke then return end
     woke = true
     t:stop()
-    local ok, err = coroutine.resume(co, false)
-    if not ok then core.lua_error(tostring(err)) end
+    runtime.resume(co, false)
   end
   return coroutine.yield()
 end
@@ -415,6 +413,30 @@ methods["logging/setLevel"] = function(params, ex)
   ex.state.level = params.level
   ex:save()
   return empty_object()
+end
+
+-- The budget a request runs under: a tool's own timeout_ms, else nil (the
+-- runtime's HANDLER_TIMEOUT_MS).
+function M.budget_for(msg)
+  local p = msg.params
+  if msg.method == "tools/call" and type(p) == "table" and type(p.name) == "string" then
+    local tool = registry.tools[p.name]
+    if tool and tool.timeout_ms then return math.max(1, math.floor(tool.timeout_ms)) end
+  end
+  return nil
+end
+
+-- The response for a request whose handler blew its budget (or died where
+-- the protocol layer could not catch it): a failed tool result for tools,
+-- an internal error otherwise. The details go to the log.
+function M.failure_response(msg, err)
+  local text = type(err) == "table" and err.timeout and err.message or "internal error"
+  core.lua_error(("%s %s: %s"):format(msg.method, type(msg.params) == "table" and tostring(msg.params.name or msg.params.uri or "") or "",
+                                      type(err) == "table" and tostring(err.message or json.encode(err)) or tostring(err)))
+  if msg.method == "tools/call" then
+    return jsonrpc.result(msg.id, tool_error(text))
+  end
+  return jsonrpc.error(msg.id, jsonrpc.INTERNAL_ERROR, text)
 end
 
 -- Runs one request to completion; returns the JSON-RPC response message (or

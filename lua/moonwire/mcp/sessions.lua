@@ -118,8 +118,7 @@ function S.resolve(k, result, err)
   if not entry then return false end
   S.pending[k] = nil
   entry.timer:stop()
-  local ok, e = coroutine.resume(entry.co, result, err)
-  if not ok then core.lua_error(tostring(e)) end
+  runtime.resume(entry.co, result, err)
   return true
 end
 

@@ -303,7 +303,7 @@ local function listen(req, handle, msg)
   end
   local state = { kind = "listen", v = V, want = want, subs = subs, subid = msg.id }
   local sid = sessions.create(state, false, true)
-  if not core.session_attach(handle, sid, 0, nil) then
+  if not core.session_attach(handle, sid, 0, nil, nil, false) then
     sessions.destroy(sid)
     return
   end
@@ -371,9 +371,9 @@ function S.post(req, handle, msgs, batch)
   runtime.spawn(function()
     ex:finish(protocol.run(msg, ex) or jsonrpc.error(id, jsonrpc.INTERNAL_ERROR, "cancelled"))
   end, function(e)
-    core.lua_error(tostring(e))
-    ex:finish(jsonrpc.error(id, jsonrpc.INTERNAL_ERROR, "Internal error"))
-  end)
+    ex.cancelled = true
+    ex:finish(protocol.failure_response(msg, e))
+  end, protocol.budget_for(msg))
 end
 
 return S
