@@ -471,8 +471,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   lua_pop(L, 1);
   uint64_t now = uv_hrtime();
   if (!isnum || (deadline != -1 && now <= (uint64_t)deadline)) {
-    lua_pop(L, 1);
-    /* Inside a C call that cannot yield (a gsub callback, a sort
+    /* Stack: budgets table, thread. Inside a C call that cannot yield (a gsub callback, a sort
      * comparator) the slice simply runs on: preemption is a courtesy. */
     if (isnum && !is_main && now > slice_end_ns && lua_isyieldable(L)) {
       lua_rawsetp(L, LUA_REGISTRYINDEX, &preempt_key); /* pops the thread */
@@ -660,6 +659,48 @@ static int l_verify(lua_State *L) {
   return 1;
 }
 
+/* ---- other generations ------------------------------------------------ */
+
+/* forward(name, a, b) calls runtime.cross(name, a, b) in every other live
+ * generation (strings only cross states) and returns true if one of them
+ * handled it. A reload must not strand a handler that waits for a client's
+ * answer or a cancellation: those arrive at the new generation. Other
+ * states are idle while this one runs (one loop thread), so calling into
+ * them here is safe. */
+static int l_forward(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  size_t alen, blen;
+  const char *a = luaL_checklstring(L, 2, &alen);
+  const char *b = luaL_optlstring(L, 3, "", &blen);
+  mw_gen_t *self = mw_gen_of(L);
+  bool handled = false;
+  mw_list_t *pos, *tmp;
+  mw_list_foreach_safe(pos, tmp, &self->server->gens) {
+    mw_gen_t *g = mw_container_of(pos, mw_gen_t, link);
+    if (g == self || handled) continue;
+    lua_State *G = g->L;
+    int top = lua_gettop(G);
+    lua_rawgeti(G, LUA_REGISTRYINDEX, g->ref_runtime);
+    lua_getfield(G, -1, "cross");
+    if (lua_isfunction(G, -1)) {
+      lua_pushstring(G, name);
+      lua_pushlstring(G, a, alen);
+      lua_pushlstring(G, b, blen);
+      mw_gen_ref(g);
+      if (lua_pcall(G, 3, 1, 0) == LUA_OK)
+        handled = lua_toboolean(G, -1);
+      else
+        mw_log(MW_LOG_ERROR, "cross-generation call failed", 1, "error", lua_tostring(G, -1));
+      lua_settop(G, top);
+      mw_gen_unref(g);
+    } else {
+      lua_settop(G, top);
+    }
+  }
+  lua_pushboolean(L, handled);
+  return 1;
+}
+
 /* ---- misc ------------------------------------------------------------- */
 
 static int l_log(lua_State *L) {
@@ -786,6 +827,7 @@ int mw_luacore_open(lua_State *L) {
       {"expired", l_expired},
       {"slice", l_slice},
       {"preempted", l_preempted},
+      {"forward", l_forward},
       {"sign", l_sign},
       {"verify", l_verify},
       {"timer", l_timer},

@@ -224,6 +224,10 @@ void mw_gen_ref(mw_gen_t *g) {
 
 static void gen_close_deferred(mw_server_t *s, void *arg) {
   mw_gen_t *g = arg;
+  g->closing = false;
+  /* Something (a timer callback, say) took a reference after it dropped to
+   * zero: it will come back here when that reference goes. */
+  if (g->refs > 0) return;
   char id[16];
   snprintf(id, sizeof id, "%u", g->id);
   mw_log(MW_LOG_DEBUG, "generation closed", 1, "generation", id);
@@ -231,7 +235,8 @@ static void gen_close_deferred(mw_server_t *s, void *arg) {
 }
 
 void mw_gen_unref(mw_gen_t *g) {
-  if (!g || --g->refs > 0) return;
+  if (!g || --g->refs > 0 || g->closing) return;
+  g->closing = true; /* one deferred close at a time, however often refs touch 0 */
   mw_server_defer(g->server, gen_close_deferred, g);
 }
 

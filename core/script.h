@@ -22,6 +22,7 @@ struct mw_gen {
   size_t mem;          /* bytes the state has allocated */
   size_t mem_limit;    /* LUA_MEMORY_MB: allocations past it fail (Lua raises "not enough memory") */
   bool retired;
+  bool closing;        /* a deferred close is queued */
 };
 
 /* Builds generation `id` from the configured scripts. Returns 0 and the new

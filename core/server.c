@@ -192,9 +192,20 @@ static size_t host_name_len(const char *h) {
   return colon ? (size_t)(colon - h) : strlen(h);
 }
 
+/* localhost, [::1] or an IPv4 literal in 127.0.0.0/8 (a server may bind
+ * 127.0.0.2): names an attacker's DNS could point here are never local. */
 static bool is_local_name(const char *h, size_t n) {
-  return (n == 9 && strncasecmp(h, "localhost", 9) == 0) ||
-         (n == 9 && strncmp(h, "127.0.0.1", 9) == 0) || (n == 5 && strncmp(h, "[::1]", 5) == 0);
+  if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) || (n == 5 && strncmp(h, "[::1]", 5) == 0))
+    return true;
+  if (n < 9 || n > 15 || strncmp(h, "127.", 4) != 0) return false;
+  int dots = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (h[i] == '.')
+      dots++;
+    else if (h[i] < '0' || h[i] > '9')
+      return false;
+  }
+  return dots == 3;
 }
 
 static bool list_has_name(const char *list, const char *name, size_t n) {
@@ -448,6 +459,12 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
  * closes and the loop runs dry. */
 static void final_close(mw_server_t *s, void *arg) {
   while (!mw_list_empty(&s->gens)) mw_gen_free(mw_container_of(s->gens.next, mw_gen_t, link));
+  /* Work queued meanwhile would touch what was just freed: drop it. */
+  while (!mw_list_empty(&s->deferred)) {
+    mw_deferred_t *d = mw_container_of(s->deferred.next, mw_deferred_t, link);
+    mw_list_remove(&d->link);
+    mw_free(d);
+  }
   uv_close((uv_handle_t *)&s->ready_idle, NULL);
 }
 

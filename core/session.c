@@ -229,14 +229,18 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
     no = (uint32_t)tag_no;
   }
   mw_session_stream_t *st = stream_find(ss, no);
-  if (!st) {
-    if (no != 0) {
-      if (!resume || no >= ss->next_stream) return -ENOENT;
-      /* A request stream already forgotten: everything it carried is lost. */
-      *gap = true;
-    }
-    st = stream_add(ss, no);
+  if (!st && no != 0) {
+    if (!resume || no >= ss->next_stream) return -ENOENT;
+    /* A request stream already forgotten: it had ended, and everything it
+     * carried left the log. Say so and end this response too. */
+    *gap = true;
+    if (mw_conn_sse_start(c, hdrs, nhdrs) < 0) return 0;
+    s->metrics.replay_gaps++;
+    mw_sse_send_gap(c, last_event_id);
+    mw_conn_sse_finish(c);
+    return 0;
   }
+  if (!st) st = stream_add(ss, no);
   if (st->conn) {
     /* Takeover: the client reconnected while its old connection still looks
      * open (a half-dead NAT path, a proxy that did not notice). The newest

@@ -10,8 +10,8 @@
 
 #define MW_SIGN_KEY_LEN 32
 
-/* Sets the key: `secret` (any length) is used as given, or, when NULL, 32
- * random bytes. */
+/* Sets the key: SHA-256 of `secret` (any length), or, when NULL or empty,
+ * 32 random bytes. */
 void mw_sign_init(unsigned char key[MW_SIGN_KEY_LEN], size_t *key_len, const char *secret);
 
 /* Returns an owned NUL-terminated token for `data`. */

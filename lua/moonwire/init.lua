@@ -116,7 +116,8 @@ function mw.log(level, msg, fields)
   core.log(level, tostring(msg), f)
 end
 
---- Registers fn(session_id, reason) for sessions that expire or are deleted.
+--- Registers fn(session_id, reason) for sessions that end: reason is "expired",
+--- "deleted" (DELETE /mcp, mw.sessions.destroy) or "closed" (a listen stream left).
 function mw.on_session_closed(fn)
   if type(fn) ~= "function" then error("mw.on_session_closed: expects a function", 2) end
   table.insert(runtime.session_listeners, fn)
@@ -137,7 +138,11 @@ function mw.sessions.get(id) return core.session_get(id) end
 function mw.sessions.set(id, data) return core.session_set(id, data) end
 
 --- Ends the session: its streams finish, its buffered events are dropped.
-function mw.sessions.destroy(id) return core.session_destroy(id) end
+function mw.sessions.destroy(id)
+  local ok = core.session_destroy(id)
+  if ok then runtime.session_closed(id, "deleted") end
+  return ok
+end
 
 --- Records activity, postponing expiry (SSE_CONNECTION_TIMEOUT).
 function mw.sessions.touch(id) return core.session_touch(id) end

@@ -70,7 +70,9 @@ function M.resume(co, ...)
     finish(co, task, false, timeout_error(task))
   elseif core.preempted(co) then
     -- Its time slice ran out: let the loop serve others, then continue.
-    core.timer(0, false, function() M.resume(co) end)
+    -- 1 ms, not 0: libuv runs a 0 ms timer added by a timer callback in the
+    -- same pass, before polling for I/O, which would starve everyone else.
+    core.timer(1, false, function() M.resume(co) end)
   end
   return true
 end
@@ -364,6 +366,16 @@ end
 function M.retire()
   for t in pairs(M.timers) do t:stop() end
   M.timers = {}
+end
+
+-- Calls from other generations (core.forward): name -> fn(a, b) -> handled.
+M.cross_handlers = {}
+function M.cross(name, a, b)
+  local fn = M.cross_handlers[name]
+  if not fn then return false end
+  local ok, res = xpcall(fn, traceback, a, b)
+  if not ok then core.lua_error(tostring(res)) return false end
+  return res == true
 end
 
 -- Called by the core once this generation is the one serving requests.

@@ -23,6 +23,13 @@ mw.tool { name = "slow", description = "Reports progress n times, 20 ms apart",
     for i = 1, args.n do ctx:progress(i, args.n) ctx:sleep(0.02) end
     return "done " .. args.n
   end }
+mw.tool { name = "ask", description = "Asks the client for a name",
+  handler = function(args, ctx)
+    local r, err = ctx:elicit({ message = "Name?", requestedSchema = { type = "object",
+      properties = { name = { type = "string" } } } })
+    if not r then return nil, err end
+    return "hello " .. r.content.name .. " from generation " .. mw.generation()
+  end }
 ${extra}`;
 
 const ACCEPT = 'application/json, text/event-stream';
@@ -35,9 +42,9 @@ async function rpc(srv, sid, body) {
   return { res, json: text ? JSON.parse(text) : null };
 }
 
-async function session(srv) {
+async function session(srv, capabilities = {}) {
   const { res } = await rpc(srv, null, { jsonrpc: '2.0', id: 1, method: 'initialize',
-    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 't', version: '1' } } });
   const sid = res.headers.get('mcp-session-id');
   await rpc(srv, sid, { jsonrpc: '2.0', method: 'notifications/initialized' });
   return sid;
@@ -97,6 +104,29 @@ describe('resuming broken MCP streams', () => {
     assert.deepEqual(result.result.content, [{ type: 'text', text: 'done 30' }]);
     await waitFor(st2, () => st2.raw.endsWith('0\r\n\r\n'), 2000);
     closeStream(st2);
+  });
+
+  it('a handler waiting for the client keeps waiting across a reload', async () => {
+    const sid = await session(srv, { elicitation: {} });
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'ask', arguments: {} } });
+    const st = await openStream(srv.port, '/mcp', { ...getHeaders(sid), Accept: ACCEPT, 'Content-Type': 'application/json' },
+      { method: 'POST', body });
+    const parsed = () => st.events.filter((e) => e.data).map((e) => JSON.parse(e.data));
+    await waitFor(st, () => parsed().some((m) => m.method === 'elicitation/create'));
+    const ask = parsed().find((m) => m.method === 'elicitation/create');
+    const gen = (await (await fetch(srv.url('/healthz'))).json()).generation;
+    fs.appendFileSync(path.join(dir, 'tools.lua'), '\n-- reload\n');
+    const t0 = Date.now();
+    while ((await (await fetch(srv.url('/healthz'))).json()).generation === gen) {
+      assert.ok(Date.now() - t0 < 2000);
+      await sleep(20);
+    }
+    const { res } = await rpc(srv, sid, { jsonrpc: '2.0', id: ask.id, result: { action: 'accept', content: { name: 'Ann' } } });
+    assert.equal(res.status, 202);
+    await waitFor(st, () => parsed().some((m) => m.id === 11));
+    const result = parsed().find((m) => m.id === 11).result;
+    assert.equal(result.content[0].text, `hello Ann from generation ${gen}`);
+    closeStream(st);
   });
 
   it('a reload that changes the tools notifies connected sessions', async () => {

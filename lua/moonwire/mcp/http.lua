@@ -145,21 +145,14 @@ local function session_of(req, handle)
     return nil
   end
   local state = sessions.get(sid)
-  if not state then
+  -- Only Streamable HTTP sessions: script sessions and legacy ones share the
+  -- id space but are not reachable here.
+  if not state or state.kind ~= "http" then
     H.reject(handle, 404, -32001, "Session not found")
     return nil
   end
   core.session_touch(sid)
   return sid, state
-end
-
-local function version_ok(req, handle)
-  local v = req.headers["mcp-protocol-version"]
-  if v ~= nil and not protocol.SUPPORTED[v] then
-    H.reject(handle, 400, jsonrpc.INVALID_REQUEST, "Bad Request: Unsupported protocol version: " .. v)
-    return false
-  end
-  return true
 end
 
 function H.post(req, handle)
@@ -178,7 +171,6 @@ function H.post(req, handle)
   -- stateless path's to judge (it answers -32022 for unknown ones).
   local stateless = require "moonwire.mcp.stateless"
   if stateless.claims(req, msgs, batch) then return stateless.post(req, handle, msgs, batch) end
-  if not version_ok(req, handle) then return end
 
   local first = msgs[1]
   if type(first) == "table" and first.method == "initialize" then
@@ -228,7 +220,6 @@ function H.get(req, handle)
     return H.reject(handle, 405, jsonrpc.INVALID_REQUEST,
       "Method Not Allowed: GET needs Accept: text/event-stream", { Allow = "POST, DELETE" })
   end
-  if not version_ok(req, handle) then return end
   local sid, state = session_of(req, handle)
   if not sid then return end
   local ok, err = core.session_attach(handle, sid, 0, req.headers["last-event-id"])
@@ -246,7 +237,6 @@ function H.delete(req, handle)
   if stateless.claims(req) then
     return H.reject(handle, 405, jsonrpc.INVALID_REQUEST, "Method Not Allowed", { Allow = "POST" })
   end
-  if not version_ok(req, handle) then return end
   local sid = session_of(req, handle)
   if not sid then return end
   sessions.destroy(sid)

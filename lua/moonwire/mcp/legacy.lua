@@ -22,7 +22,8 @@ end
 function L.get(req, handle)
   local last = req.headers["last-event-id"]
   local sid = last and last:match("^([%w_%-]+)%.%d+%-%d+$")
-  if sid and sessions.get(sid) then
+  local old = sid and sessions.get(sid)
+  if old and old.kind == "legacy" then
     -- Resume: same session, missed messages replayed after last.
     local ok = core.session_attach(handle, sid, 0, last, nil, false)
     if ok then return end
@@ -71,7 +72,7 @@ end
 function L.post(req, handle)
   local sid = req.args.sessionId
   local state = sessions.get(sid)
-  if not state then return http.reject(handle, 404, -32001, "Session not found") end
+  if not state or state.kind ~= "legacy" then return http.reject(handle, 404, -32001, "Session not found") end
   core.session_touch(sid)
   local msgs, perr = jsonrpc.decode(req.body)
   if not msgs then return core.respond(handle, 400, { ["Content-Type"] = "application/json" }, json.encode(perr)) end

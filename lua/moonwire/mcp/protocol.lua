@@ -86,6 +86,19 @@ end
 local Ctx = {}
 Ctx.__index = Ctx
 
+-- Cancelled by notifications/cancelled, by a failure, or — in 2026-07-28,
+-- where a request is its own POST — by the client closing that connection.
+-- (In the session revisions a dropped stream is not a cancellation: the
+-- client may resume it.)
+local function gone(ex)
+  if ex.cancelled then return true end
+  if ex.handle and not core.is_open(ex.handle) then
+    ex.cancelled = true
+    return true
+  end
+  return false
+end
+
 function M.new_ctx(ex, params)
   local meta = params and params._meta
   return setmetatable({
@@ -98,7 +111,7 @@ end
 
 --- Sends notifications/progress when the client asked for progress.
 function Ctx:progress(progress, total, message)
-  if self._progress_token == nil or self._ex.cancelled then return false end
+  if self._progress_token == nil or gone(self._ex) then return false end
   self._ex:emit(jsonrpc.notification("notifications/progress", {
     progressToken = self._progress_token, progress = progress, total = total, message = message,
   }))
@@ -111,7 +124,7 @@ function Ctx:log(level, data, logger)
   -- No level, no logs: 2026-07-28 clients opt in per request with _meta.
   local min = LEVELS[self._ex.state.level]
   if not min then return false end
-  if LEVELS[level] < min or self._ex.cancelled then return false end
+  if LEVELS[level] < min or gone(self._ex) then return false end
   self._ex:emit(jsonrpc.notification("notifications/message", { level = level, logger = logger, data = data }))
   return true
 end
@@ -119,7 +132,21 @@ end
 --- Sleeps without blocking; returns false early if the request is cancelled.
 function Ctx:sleep(seconds)
   local ex = self._ex
-  if ex.cancelled then return false end
+  if gone(ex) then return false end
+  if ex.handle then
+    -- Nothing tells us when the connection closes: look every 100 ms.
+    local left = seconds
+    while left > 0.1 do
+      if not self:_sleep(0.1) or gone(ex) then return false end
+      left = left - 0.1
+    end
+    return self:_sleep(left) and not gone(ex)
+  end
+  return self:_sleep(seconds)
+end
+
+function Ctx:_sleep(seconds)
+  local ex = self._ex
   local co = coroutine.running()
   local woke = false
   local t = core.timer(math.floor(seconds * 1000 + 0.5), false, function()
@@ -137,7 +164,7 @@ function Ctx:sleep(seconds)
   return coroutine.yield()
 end
 
-function Ctx:cancelled() return self._ex.cancelled == true end
+function Ctx:cancelled() return gone(self._ex) end
 
 -- Which client capability each server->client request needs.
 local NEEDS = { ["sampling/createMessage"] = "sampling", ["elicitation/create"] = "elicitation",
@@ -447,7 +474,7 @@ function M.run(msg, ex)
     return jsonrpc.error(msg.id, METHOD_NOT_FOUND, "Method not found: " .. msg.method)
   end
   local ok, res = xpcall(fn, runtime.traceback, msg.params, ex)
-  if ex.cancelled then return nil end
+  if gone(ex) then return nil end
   if not ok then
     if type(res) == "table" and res.input_required then return ex:input_required(msg, res) end
     if not (type(res) == "table" and math.type(res.code) == "integer") then

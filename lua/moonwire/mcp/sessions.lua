@@ -52,8 +52,9 @@ function S.save(sid, state)
 end
 
 function S.destroy(sid)
-  S.forget(sid)
-  return core.session_destroy(sid)
+  local ok = core.session_destroy(sid)
+  if ok then runtime.session_closed(sid, "deleted") end -- listeners include S.forget
+  return ok
 end
 
 function S.forget(sid)
@@ -122,14 +123,26 @@ function S.resolve(k, result, err)
   return true
 end
 
--- A response message from the client: wakes the request waiting for it.
-function S.on_response(sid, msg)
-  if msg.error ~= nil then return S.resolve(key(sid, msg.id), nil, msg.error) end
+local function deliver(sid, msg)
+  if msg.error ~= nil then
+    local e = msg.error
+    return S.resolve(key(sid, msg.id), nil, type(e) == "table" and tostring(e.message or "client error") or tostring(e))
+  end
   return S.resolve(key(sid, msg.id), msg.result)
 end
 
--- notifications/cancelled from the client.
-function S.cancel(sid, request_id)
+-- A response message from the client: wakes the request waiting for it,
+-- here or in the generation that was current when it asked.
+function S.on_response(sid, msg)
+  return deliver(sid, msg) or core.forward("mcp.response", sid, json.encode(msg))
+end
+
+runtime.cross_handlers["mcp.response"] = function(sid, data)
+  local msg = json.decode(data)
+  return type(msg) == "table" and deliver(sid, msg)
+end
+
+local function cancel(sid, request_id)
   local ex = S.inflight[key(sid, request_id)]
   if not ex then return false end
   ex.cancelled = true
@@ -137,6 +150,25 @@ function S.cancel(sid, request_id)
   return true
 end
 
-runtime.session_listeners[#runtime.session_listeners + 1] = function(sid) S.forget(sid) end
+-- notifications/cancelled from the client.
+function S.cancel(sid, request_id)
+  return cancel(sid, request_id) or core.forward("mcp.cancel", sid, json.encode({ id = request_id }))
+end
+
+runtime.cross_handlers["mcp.cancel"] = function(sid, data)
+  local m = json.decode(data)
+  return type(m) == "table" and cancel(sid, m.id)
+end
+
+-- A session that ended ends the waits of every generation.
+runtime.cross_handlers["mcp.forget"] = function(sid)
+  S.forget(sid)
+  return false
+end
+
+runtime.session_listeners[#runtime.session_listeners + 1] = function(sid)
+  S.forget(sid)
+  core.forward("mcp.forget", sid)
+end
 
 return S
