@@ -1,0 +1,106 @@
+-- lua/moonwire/mcp/registry.lua through the public API (mw.tool, mw.resource,
+-- mw.resource_template, mw.prompt, mw.completion) and the list methods of
+-- lua/moonwire/mcp/protocol.lua, with the C core faked.
+local fake = require "support.fake_core"
+
+local function fresh()
+  fake.install()
+  for _, m in ipairs { "moonwire.mcp.registry", "moonwire.mcp.protocol", "moonwire.mcp.sessions",
+                       "moonwire.mcp", "moonwire.mcp.http", "moonwire.mcp.legacy", "moonwire.mcp.stateless" } do
+    package.loaded[m] = nil
+  end
+  local mw = require "moonwire"
+  return mw, require "moonwire.mcp.registry", require "moonwire.mcp.protocol"
+end
+
+local function err_of(fn)
+  local ok, e = pcall(fn)
+  assert.is_false(ok)
+  return e
+end
+
+local noop = function() return "x" end
+
+describe("MCP declarations", function()
+  local mw
+  before_each(function() mw = fresh() end)
+
+  it("name this file and line for unknown keys, wrong types and missing keys", function()
+    assert.matches("mcp_registry_spec.lua:%d+: mw.tool: unknown key 'input'",
+      err_of(function() mw.tool { name = "t", description = "d", handler = noop, input = {} } end))
+    assert.matches("mw.tool: 'handler' must be a function",
+      err_of(function() mw.tool { name = "t", description = "d", handler = 1 } end))
+    assert.matches("mw.tool: 'description' is required",
+      err_of(function() mw.tool { name = "t", handler = noop } end))
+    assert.matches("mw.prompt: 'description' is required",
+      err_of(function() mw.prompt { name = "p", handler = noop } end))
+  end)
+
+  it("rejects duplicate names, bad tool names, bad schemas and bad URIs", function()
+    mw.tool { name = "dup", description = "d", handler = noop }
+    assert.matches("already defined", err_of(function() mw.tool { name = "dup", description = "d", handler = noop } end))
+    assert.matches("must be 1%-128", err_of(function() mw.tool { name = "bad name", description = "d", handler = noop } end))
+    assert.matches("input_schema:", err_of(function()
+      mw.tool { name = "s", description = "d", handler = noop, input_schema = { type = "object", properties = { a = { type = "strnig" } } } }
+    end))
+    assert.matches("type must be \"object\"", err_of(function()
+      mw.tool { name = "s2", description = "d", handler = noop, input_schema = { type = "array" } }
+    end))
+    assert.matches("not an absolute URI", err_of(function() mw.resource { uri = "nope", name = "n", handler = noop } end))
+    assert.matches("no {variables}", err_of(function() mw.resource_template { uri_template = "x://a", name = "n", handler = noop } end))
+    assert.matches("ref", err_of(function() mw.completion { ref = { type = "ref/nothing" }, handler = noop } end))
+  end)
+
+  it("passes JSON Schema 2020-12 keywords through untouched", function()
+    local s = { ["$schema"] = "https://json-schema.org/draft/2020-12/schema", type = "object",
+                ["$defs"] = { a = { type = "string" } }, properties = { x = { ["$ref"] = "#/$defs/a" } },
+                additionalProperties = false, required = mw.json.array({}) }
+    local tool = mw.tool { name = "schema", description = "d", handler = noop, input_schema = s }
+    local out = mw.json.decode(mw.json.encode(tool.wire.inputSchema))
+    assert.equal("https://json-schema.org/draft/2020-12/schema", out["$schema"])
+    assert.equal("#/$defs/a", out.properties.x["$ref"])
+    assert.equal(false, out.additionalProperties)
+    assert.truthy(mw.json.encode(tool.wire.inputSchema):find('"required":[]', 1, true))
+  end)
+
+  it("matches resource templates and decodes their variables", function()
+    local registry = package.loaded["moonwire.mcp.registry"]
+    mw.resource_template { uri_template = "file:///{+path}", name = "f", handler = noop }
+    mw.resource_template { uri_template = "db://{table}/{id}", name = "r", handler = noop }
+    local t, vars = registry.match_template("db://users/a%20b")
+    assert.equal("db://{table}/{id}", t.uri_template)
+    assert.same({ table = "users", id = "a b" }, vars)
+    t, vars = registry.match_template("file:///etc/hosts")
+    assert.same({ path = "etc/hosts" }, vars)
+    assert.is_nil(registry.match_template("db://only-one"))
+  end)
+end)
+
+describe("MCP list methods", function()
+  local mw, protocol
+  before_each(function()
+    local _
+    mw, _, protocol = fresh()
+  end)
+
+  it("paginates with an opaque cursor, in declaration order", function()
+    protocol.page_size = 2
+    for i = 1, 5 do mw.tool { name = "t" .. i, description = "d", handler = noop } end
+    local ex = { state = {} }
+    local names, cursor = {}, nil
+    repeat
+      local res = protocol.methods["tools/list"](cursor and { cursor = cursor } or nil, ex)
+      for _, t in ipairs(res.tools) do names[#names + 1] = t.name end
+      cursor = res.nextCursor
+    until not cursor
+    assert.same({ "t1", "t2", "t3", "t4", "t5" }, names)
+    local ok, e = pcall(protocol.methods["tools/list"], { cursor = "garbage" }, ex)
+    assert.is_false(ok)
+    assert.equal(-32602, e.code)
+  end)
+
+  it("lists an empty registry as empty arrays", function()
+    local res = protocol.methods["tools/list"](nil, { state = {} })
+    assert.equal('{"tools":[]}', mw.json.encode(res))
+  end)
+end)
