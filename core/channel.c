@@ -48,11 +48,6 @@ int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, si
   return 0;
 }
 
-static void emit_replay(void *ud, mw_frame_t *f) {
-  mw_conn_t *c = ud;
-  if (mw_conn_sse_send(c, f) == 0) c->server->metrics.events_replayed++;
-}
-
 void mw_channel__pump(mw_conn_t *c) {
   mw_channel_t *ch = c->sse.ch.channel;
   if (c->replay_after < ch->lost_upto) {
@@ -60,7 +55,8 @@ void mw_channel__pump(mw_conn_t *c) {
     mw_sse_send_gap(c, NULL);
     c->replay_after = ch->lost_upto;
   }
-  if (mw_eventlog_replay_some(&ch->log, 0, &c->replay_after, emit_replay, mw_conn__can_replay, c))
+  if (mw_eventlog_replay_some(&ch->log, 0, &c->replay_after, mw_conn__replay_frame,
+                              mw_conn__can_replay, c))
     c->replaying = false;
 }
 

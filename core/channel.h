@@ -9,9 +9,9 @@
 #include "server.h"
 
 struct mw_channel {
-  mw_hnode_t hnode;      /* in server->channels, keyed by name */
-  char *name;            /* owned */
-  mw_server_t *server;   /* borrowed */
+  mw_hnode_t hnode;    /* in server->channels, keyed by name */
+  char *name;          /* owned */
+  mw_server_t *server; /* borrowed */
   mw_eventlog_t log;
   uint64_t lost_upto;    /* newest evicted seq */
   mw_list_t subscribers; /* mw_conn_t via conn->sse.ch.link */

@@ -50,7 +50,8 @@ void mw_free(void *p) {
 void mw_buf_append(mw_buf_t *b, const char *s, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) cap *= 2;
+    while (cap < b->len + n + 1)
+      cap *= 2;
     b->data = mw_realloc(b->data, cap);
     b->cap = cap;
   }

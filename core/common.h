@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #define MW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define mw_container_of(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
+#define mw_container_of(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
 
 void *mw_malloc(size_t n);
 void *mw_calloc(size_t count, size_t n);
@@ -41,10 +41,9 @@ static inline void mw_list_push_back(mw_list_t *head, mw_list_t *n) {
   head->prev->next = n;
   head->prev = n;
 }
-#define mw_list_foreach_safe(pos, tmp, head)                                                        \
-  for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); (pos) = (tmp), (tmp) = (pos)->next)
-
-
+#define mw_list_foreach_safe(pos, tmp, head)                                                       \
+  for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);                                 \
+       (pos) = (tmp), (tmp) = (pos)->next)
 
 /* Growable byte string for building responses and metrics text. */
 typedef struct mw_buf {

@@ -13,32 +13,32 @@
 #include "log.h"
 
 typedef struct mw_config {
-  char *host;                   /* owned; HOST, default "127.0.0.1" */
-  int port;                     /* PORT, 0..65535 (0 = ephemeral), default 3001 */
-  char **scripts;               /* owned array of owned paths; --scripts (repeatable) or
-                                   MOONWIRE_SCRIPTS (':'-separated) or `scripts = {…}` */
+  char *host;     /* owned; HOST, default "127.0.0.1" */
+  int port;       /* PORT, 0..65535 (0 = ephemeral), default 3001 */
+  char **scripts; /* owned array of owned paths; --scripts (repeatable) or
+                     MOONWIRE_SCRIPTS (':'-separated) or `scripts = {…}` */
   size_t nscripts;
-  char *config_file;            /* owned; --config path or NULL */
-  mw_log_level_t log_level;     /* LOG_LEVEL / --log-level: debug|info|warn|error, default info */
-  uint32_t heartbeat_interval_s;  /* SSE_HEARTBEAT_INTERVAL, 1..3600, default 15 */
-  uint32_t connection_timeout_s;  /* SSE_CONNECTION_TIMEOUT, 1..86400, default 90 */
-  uint32_t buffer_size;           /* SSE_BUFFER_SIZE, 1..1000000 events, default 1000 */
-  size_t buffer_bytes;            /* SSE_BUFFER_BYTES, 1024..1073741824, default 1048576 */
-  uint32_t buffer_ttl_s;          /* SSE_BUFFER_TTL, 1..86400, default 300 */
-  uint32_t retry_ms;              /* SSE_RETRY_MS: `retry:` sent to clients, 0..3600000, default 1000 */
-  uint32_t max_connections;       /* MAX_CONNECTIONS, 1..1000000, default 10000 */
-  size_t max_body_bytes;          /* MAX_BODY_BYTES, 1..1073741824, default 4194304 */
-  size_t max_pending_bytes;       /* MAX_PENDING_BYTES: unsent bytes per connection before it
-                                     counts as a slow consumer, 4096..1073741824, default 1048576 */
-  uint32_t header_timeout_ms;     /* HEADER_TIMEOUT_MS, 100..600000, default 10000 */
-  uint32_t keepalive_timeout_s;   /* KEEPALIVE_TIMEOUT, 1..3600, default 75 */
-  uint32_t shutdown_timeout_s;    /* SHUTDOWN_TIMEOUT, 0..600, default 10 */
-  uint32_t handler_timeout_ms;    /* HANDLER_TIMEOUT_MS, 10..86400000, default 30000 */
-  uint32_t lua_memory_mb;         /* LUA_MEMORY_MB, 8..1048576, default 512 */
-  char *cors_allow_origins;       /* owned; CORS_ALLOW_ORIGINS, comma list or "*", default "*" */
-  char *allowed_hosts;            /* owned; ALLOWED_HOSTS, comma list, NULL = default rule
-                                     (loopback bind: only local hosts; other binds: any) */
-  char *allowed_origins;          /* owned; ALLOWED_ORIGINS, same rule as allowed_hosts */
+  char *config_file;             /* owned; --config path or NULL */
+  mw_log_level_t log_level;      /* LOG_LEVEL / --log-level: debug|info|warn|error, default info */
+  uint32_t heartbeat_interval_s; /* SSE_HEARTBEAT_INTERVAL, 1..3600, default 15 */
+  uint32_t connection_timeout_s; /* SSE_CONNECTION_TIMEOUT, 1..86400, default 90 */
+  uint32_t buffer_size;          /* SSE_BUFFER_SIZE, 1..1000000 events, default 1000 */
+  size_t buffer_bytes;           /* SSE_BUFFER_BYTES, 1024..1073741824, default 1048576 */
+  uint32_t buffer_ttl_s;         /* SSE_BUFFER_TTL, 1..86400, default 300 */
+  uint32_t retry_ms;          /* SSE_RETRY_MS: `retry:` sent to clients, 0..3600000, default 1000 */
+  uint32_t max_connections;   /* MAX_CONNECTIONS, 1..1000000, default 10000 */
+  size_t max_body_bytes;      /* MAX_BODY_BYTES, 1..1073741824, default 4194304 */
+  size_t max_pending_bytes;   /* MAX_PENDING_BYTES: unsent bytes per connection before it
+                                 counts as a slow consumer, 4096..1073741824, default 1048576 */
+  uint32_t header_timeout_ms; /* HEADER_TIMEOUT_MS, 100..600000, default 10000 */
+  uint32_t keepalive_timeout_s; /* KEEPALIVE_TIMEOUT, 1..3600, default 75 */
+  uint32_t shutdown_timeout_s;  /* SHUTDOWN_TIMEOUT, 0..600, default 10 */
+  uint32_t handler_timeout_ms;  /* HANDLER_TIMEOUT_MS, 10..86400000, default 30000 */
+  uint32_t lua_memory_mb;       /* LUA_MEMORY_MB, 8..1048576, default 512 */
+  char *cors_allow_origins;     /* owned; CORS_ALLOW_ORIGINS, comma list or "*", default "*" */
+  char *allowed_hosts;          /* owned; ALLOWED_HOSTS, comma list, NULL = default rule
+                                   (loopback bind: only local hosts; other binds: any) */
+  char *allowed_origins;        /* owned; ALLOWED_ORIGINS, same rule as allowed_hosts */
 } mw_config_t;
 
 /* Looks up an environment variable; tests pass a fake, main passes getenv. */
@@ -52,8 +52,8 @@ void mw_config_dispose(mw_config_t *c);
  * handled (text written to `out`; exit 0), or -EINVAL with a one-line message
  * in `err` such as "SSE_HEARTBEAT_INTERVAL: must be an integer in 1..3600 (got
  * \"0\")". */
-int mw_config_load(mw_config_t *c, int argc, char **argv, mw_config_getenv_fn getenv_fn,
-                   FILE *out, char *err, size_t errlen);
+int mw_config_load(mw_config_t *c, int argc, char **argv, mw_config_getenv_fn getenv_fn, FILE *out,
+                   char *err, size_t errlen);
 
 void mw_config_usage(FILE *out);
 

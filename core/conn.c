@@ -62,6 +62,11 @@ static void on_write(uv_write_t *req, int status) {
   }
 }
 
+void mw_conn__replay_frame(void *conn, mw_frame_t *frame) {
+  mw_conn_t *c = conn;
+  if (mw_conn_sse_send(c, frame) == 0) c->server->metrics.events_replayed++;
+}
+
 bool mw_conn__can_replay(void *conn) {
   mw_conn_t *c = conn;
   return c->state == MW_CONN_STREAM && c->pending_bytes <= c->server->config->max_pending_bytes / 2;
@@ -127,9 +132,14 @@ static void release_handler(mw_conn_t *c) {
 static void detach_stream(mw_conn_t *c) {
   if (c->state != MW_CONN_STREAM) return;
   switch (c->sse_kind) {
-  case MW_SSE_SESSION: mw_session__detach(c); break;
-  case MW_SSE_CHANNEL: mw_channel__unsubscribe(c); break;
-  default: break;
+  case MW_SSE_SESSION:
+    mw_session__detach(c);
+    break;
+  case MW_SSE_CHANNEL:
+    mw_channel__unsubscribe(c);
+    break;
+  default:
+    break;
   }
   c->sse_kind = MW_SSE_NONE;
   c->replaying = false;
@@ -261,10 +271,15 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   switch (c->state) {
-  case MW_CONN_READING: feed(c, buf->base, (size_t)nread); break;
+  case MW_CONN_READING:
+    feed(c, buf->base, (size_t)nread);
+    break;
   case MW_CONN_BUSY:
-  case MW_CONN_STREAM: stash(c, buf->base, (size_t)nread); break;
-  default: break; /* lingering: discard */
+  case MW_CONN_STREAM:
+    stash(c, buf->base, (size_t)nread);
+    break;
+  default:
+    break; /* lingering: discard */
   }
 }
 
@@ -358,8 +373,8 @@ static bool skip_header(const char *name) {
          strcasecmp(name, "transfer-encoding") == 0;
 }
 
-void mw_conn_respond(mw_conn_t *c, int status, const mw_kv_t *hdrs, size_t nhdrs,
-                     const char *body, size_t body_len) {
+void mw_conn_respond(mw_conn_t *c, int status, const mw_kv_t *hdrs, size_t nhdrs, const char *body,
+                     size_t body_len) {
   if (c->state != MW_CONN_BUSY) return;
   mw_server_t *s = c->server;
   if (status >= 100 && status < 600) s->metrics.requests[status / 100]++;
@@ -430,9 +445,9 @@ int mw_conn_sse_start(mw_conn_t *c, const mw_kv_t *hdrs, size_t nhdrs) {
 int mw_conn_sse_send(mw_conn_t *c, mw_frame_t *frame) {
   if (c->state != MW_CONN_STREAM) return -EPIPE;
   mw_server_t *s = c->server;
-  int rc = c->chunked ? conn_write(c, frame->data, frame->len, frame, NULL)
-                      : conn_write(c, mw_frame_payload(frame), mw_frame_payload_len(frame), frame,
-                                   NULL);
+  int rc = c->chunked
+               ? conn_write(c, frame->data, frame->len, frame, NULL)
+               : conn_write(c, mw_frame_payload(frame), mw_frame_payload_len(frame), frame, NULL);
   if (rc < 0) return rc;
   if (frame == mw_sse_heartbeat())
     s->metrics.heartbeats_sent++;
@@ -546,8 +561,7 @@ static int on_headers_complete(llhttp_t *p) {
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   mw_conn_t *c = conn_of(p);
-  return mw_req_add_body(c->req, at, len, c->server->config->max_body_bytes) < 0 ? fail(p, 413)
-                                                                                  : 0;
+  return mw_req_add_body(c->req, at, len, c->server->config->max_body_bytes) < 0 ? fail(p, 413) : 0;
 }
 
 static int on_message_complete(llhttp_t *p) {

@@ -25,29 +25,29 @@ typedef struct mw_lhandle {
 } mw_lhandle_t;
 
 struct mw_conn {
-  uv_tcp_t tcp;              /* tcp.data = this */
-  mw_server_t *server;       /* borrowed; outlives every connection */
-  mw_list_t link;            /* in server->conns */
-  mw_list_t ready_link;      /* in server->ready while `queued` */
-  mw_tnode_t tnode;          /* in the server timeout list matching the state */
-  mw_req_t *req;             /* owned; NULL while idle or streaming */
-  char *inbuf;               /* owned; bytes received but not yet parsed (pipelining) */
+  uv_tcp_t tcp;         /* tcp.data = this */
+  mw_server_t *server;  /* borrowed; outlives every connection */
+  mw_list_t link;       /* in server->conns */
+  mw_list_t ready_link; /* in server->ready while `queued` */
+  mw_tnode_t tnode;     /* in the server timeout list matching the state */
+  mw_req_t *req;        /* owned; NULL while idle or streaming */
+  char *inbuf;          /* owned; bytes received but not yet parsed (pipelining) */
   uint32_t inbuf_len;
-  uint32_t pending_bytes;    /* handed to libuv, not yet written */
+  uint32_t pending_bytes; /* handed to libuv, not yet written */
   uint32_t pending_writes;
-  uint8_t state;             /* mw_conn_state_t */
-  uint8_t sse_kind;          /* mw_sse_kind_t */
-  bool keep_alive;           /* the current exchange allows another request after it */
-  bool chunked;              /* the SSE response uses chunked transfer encoding */
-  bool head_only;            /* HEAD request: no body goes out */
-  bool in_parse;             /* feed() is on the stack: it resumes parsing itself */
+  uint8_t state;    /* mw_conn_state_t */
+  uint8_t sse_kind; /* mw_sse_kind_t */
+  bool keep_alive;  /* the current exchange allows another request after it */
+  bool chunked;     /* the SSE response uses chunked transfer encoding */
+  bool head_only;   /* HEAD request: no body goes out */
+  bool in_parse;    /* feed() is on the stack: it resumes parsing itself */
   bool close_after_flush;
-  bool reading;              /* uv_read_start is in effect */
-  bool queued;               /* on the server's deferred-input list */
-  bool replaying;            /* catching up from a replay log, paced by the write queue */
-  mw_gen_t *gen;             /* reference held while a Lua handler owes the response */
-  mw_lhandle_t *lua_handle;  /* borrowed; the Lua userdata pointing here, or NULL */
-  uint64_t replay_after;     /* while replaying: seq of the last event sent */
+  bool reading;             /* uv_read_start is in effect */
+  bool queued;              /* on the server's deferred-input list */
+  bool replaying;           /* catching up from a replay log, paced by the write queue */
+  mw_gen_t *gen;            /* reference held while a Lua handler owes the response */
+  mw_lhandle_t *lua_handle; /* borrowed; the Lua userdata pointing here, or NULL */
+  uint64_t replay_after;    /* while replaying: seq of the last event sent */
   union {
     struct {
       mw_session_t *session; /* borrowed; the session detaches us before it is freed */
@@ -66,8 +66,8 @@ void mw_conn_accept(mw_server_t *s);
 /* Writes a complete response and finishes the exchange (keep-alive or close).
  * Connection/Content-Length/Transfer-Encoding in `hdrs` are ignored; CORS
  * headers are added when the request had an Origin. No-op unless BUSY. */
-void mw_conn_respond(mw_conn_t *c, int status, const mw_kv_t *hdrs, size_t nhdrs,
-                     const char *body, size_t body_len);
+void mw_conn_respond(mw_conn_t *c, int status, const mw_kv_t *hdrs, size_t nhdrs, const char *body,
+                     size_t body_len);
 
 /* Starts an SSE response (200, text/event-stream, no-cache, no buffering,
  * chunked on HTTP/1.1) plus `hdrs`. The request is released; the connection is
@@ -82,6 +82,10 @@ int mw_conn_sse_send(mw_conn_t *c, mw_frame_t *frame);
 /* While replaying: may another event be queued now? (half of MAX_PENDING_BYTES,
  * so a catch-up never trips the slow-consumer limit meant for live sends) */
 bool mw_conn__can_replay(void *conn);
+
+/* Paced-replay emitter (mw_eventlog_emit_cb, ud = the connection): sends one
+ * logged frame and counts it as replayed. */
+void mw_conn__replay_frame(void *conn, mw_frame_t *frame);
 
 /* Ends an SSE response normally (terminating chunk); the connection returns to
  * keep-alive, or closes when the exchange did not allow it. */

@@ -26,8 +26,8 @@ typedef struct mw_eventlog_limits {
 
 typedef struct mw_eventlog_entry {
   uint64_t seq;
-  uint64_t time_ms;   /* loop time at append */
-  mw_frame_t *frame;  /* owned reference */
+  uint64_t time_ms;  /* loop time at append */
+  mw_frame_t *frame; /* owned reference */
   uint32_t stream;
 } mw_eventlog_entry_t;
 
@@ -42,8 +42,8 @@ typedef struct mw_eventlog {
                                 power of two >= max_events */
   uint32_t head;             /* index of the oldest entry */
   uint32_t count;
-  size_t bytes;              /* sum of frame->len over held entries */
-  uint64_t last_seq;         /* last sequence allocated (0 = none yet) */
+  size_t bytes;                       /* sum of frame->len over held entries */
+  uint64_t last_seq;                  /* last sequence allocated (0 = none yet) */
   const mw_eventlog_limits_t *limits; /* borrowed; outlives the log */
   mw_eventlog_evict_cb on_evict;      /* may be NULL */
   void *ud;
@@ -88,8 +88,8 @@ typedef void (*mw_eventlog_emit_cb)(void *ud, mw_frame_t *frame);
  * e.g. from before a restart). Entries of `stream` this call itself expires
  * count as lost too. `emit` must not append to or expire the log. */
 size_t mw_eventlog_replay(mw_eventlog_t *log, uint32_t stream, uint64_t after_seq,
-                          uint64_t lost_upto, uint64_t now_ms, mw_eventlog_emit_cb emit,
-                          void *ud, bool *gap);
+                          uint64_t lost_upto, uint64_t now_ms, mw_eventlog_emit_cb emit, void *ud,
+                          bool *gap);
 
 /* Expires old entries, then tells whether a client positioned after
  * `after_seq` on `stream` missed events that are gone (same rule as replay). */

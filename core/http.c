@@ -28,13 +28,15 @@ static int head_append(mw_req_t *r, const char *at, size_t len, bool lower) {
   if ((size_t)r->head_len + len + 1 > MW_HTTP_MAX_HEAD) return -E2BIG;
   if (r->head_len + len + 1 > r->head_cap) {
     uint32_t cap = r->head_cap ? r->head_cap : 512;
-    while (cap < r->head_len + len + 1) cap *= 2;
+    while (cap < r->head_len + len + 1)
+      cap *= 2;
     r->head = mw_realloc(r->head, cap);
     r->head_cap = cap;
   }
   char *p = r->head + r->head_len;
   if (lower)
-    for (size_t i = 0; i < len; i++) p[i] = (char)tolower((unsigned char)at[i]);
+    for (size_t i = 0; i < len; i++)
+      p[i] = (char)tolower((unsigned char)at[i]);
   else
     memcpy(p, at, len);
   r->head_len += (uint32_t)len;
@@ -99,7 +101,8 @@ int mw_req_add_body(mw_req_t *r, const char *at, size_t len, size_t max) {
   if (r->body_len + len > max) return -E2BIG;
   if (r->body_len + len + 1 > r->body_cap) {
     size_t cap = r->body_cap ? r->body_cap : 1024;
-    while (cap < r->body_len + len + 1) cap *= 2;
+    while (cap < r->body_len + len + 1)
+      cap *= 2;
     if (cap > max + 1) cap = max + 1;
     r->body = mw_realloc(r->body, cap);
     r->body_cap = cap;
@@ -120,9 +123,11 @@ bool mw_http_list_has(const char *list, const char *token) {
   size_t tl = strlen(token);
   const char *p = list;
   while (p && *p) {
-    while (*p == ' ' || *p == '\t' || *p == ',') p++;
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
     const char *end = p;
-    while (*end && *end != ',' && *end != ';' && *end != ' ' && *end != '\t') end++;
+    while (*end && *end != ',' && *end != ';' && *end != ' ' && *end != '\t')
+      end++;
     if ((size_t)(end - p) == tl && strncasecmp(p, token, tl) == 0) return true;
     p = strchr(end, ',');
   }
@@ -131,33 +136,61 @@ bool mw_http_list_has(const char *list, const char *token) {
 
 const char *mw_http_reason(int status) {
   switch (status) {
-  case 100: return "Continue";
-  case 200: return "OK";
-  case 201: return "Created";
-  case 202: return "Accepted";
-  case 204: return "No Content";
-  case 301: return "Moved Permanently";
-  case 302: return "Found";
-  case 304: return "Not Modified";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 406: return "Not Acceptable";
-  case 408: return "Request Timeout";
-  case 409: return "Conflict";
-  case 410: return "Gone";
-  case 413: return "Content Too Large";
-  case 415: return "Unsupported Media Type";
-  case 422: return "Unprocessable Content";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 502: return "Bad Gateway";
-  case 503: return "Service Unavailable";
-  case 504: return "Gateway Timeout";
-  default: return "Unknown";
+  case 100:
+    return "Continue";
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 202:
+    return "Accepted";
+  case 204:
+    return "No Content";
+  case 301:
+    return "Moved Permanently";
+  case 302:
+    return "Found";
+  case 304:
+    return "Not Modified";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 406:
+    return "Not Acceptable";
+  case 408:
+    return "Request Timeout";
+  case 409:
+    return "Conflict";
+  case 410:
+    return "Gone";
+  case 413:
+    return "Content Too Large";
+  case 415:
+    return "Unsupported Media Type";
+  case 422:
+    return "Unprocessable Content";
+  case 429:
+    return "Too Many Requests";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 501:
+    return "Not Implemented";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  default:
+    return "Unknown";
   }
 }

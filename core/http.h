@@ -18,20 +18,20 @@ typedef struct mw_header_span {
 
 typedef struct mw_req {
   llhttp_t parser;
-  char *head;                /* owned: URL and header bytes; names lower-cased */
+  char *head; /* owned: URL and header bytes; names lower-cased */
   uint32_t head_len, head_cap;
   uint32_t url_off, url_len;
-  mw_header_span_t *hdrs;    /* owned */
+  mw_header_span_t *hdrs; /* owned */
   uint32_t nhdrs, hdrs_cap;
-  char *body;                /* owned; NULL when empty */
+  char *body; /* owned; NULL when empty */
   size_t body_len, body_cap;
-  int error_status;          /* set by a parser callback that rejects the request */
-  uint8_t method;            /* llhttp_method_t */
-  bool in_field;             /* a header name is being received */
-  bool complete;             /* on_message_complete seen */
+  int error_status; /* set by a parser callback that rejects the request */
+  uint8_t method;   /* llhttp_method_t */
+  bool in_field;    /* a header name is being received */
+  bool complete;    /* on_message_complete seen */
   bool keep_alive;
   bool http10;
-  bool head_done;            /* on_headers_complete seen */
+  bool head_done; /* on_headers_complete seen */
 } mw_req_t;
 
 /* Allocates a request with a fresh parser; `settings` and `owner` are borrowed

@@ -282,8 +282,8 @@ static int l_session_send(lua_State *L) {
     return 2;
   }
   char id[64];
-  int rc = no < 0 || no > UINT32_MAX ? -ENOENT
-                                     : mw_session_send(ss, (uint32_t)no, event, data, len, id);
+  int rc =
+      no < 0 || no > UINT32_MAX ? -ENOENT : mw_session_send(ss, (uint32_t)no, event, data, len, id);
   if (rc < 0) {
     luaL_pushfail(L);
     lua_pushstring(L, rc == -EPIPE ? "stream-ended" : "unknown-stream");
@@ -342,10 +342,10 @@ typedef struct {
 
 struct mw_ltimer {
   uv_timer_t timer;
-  mw_gen_t *gen;   /* borrowed; NULL once the generation closes */
-  mw_list_t link;  /* in gen->timers */
-  timer_box_t *box;/* the Lua userdata, or NULL once collected */
-  int fn_ref;      /* registry ref of the callback */
+  mw_gen_t *gen;    /* borrowed; NULL once the generation closes */
+  mw_list_t link;   /* in gen->timers */
+  timer_box_t *box; /* the Lua userdata, or NULL once collected */
+  int fn_ref;       /* registry ref of the callback */
   bool repeat;
 };
 
@@ -445,8 +445,8 @@ void mw_luacore_close_timers(mw_gen_t *g) {
  * preempted: it yields out of the hook and the runtime resumes it on the next
  * loop iteration, so one CPU-bound handler cannot starve other clients. */
 #define MW_SLICE_NS (10 * 1000000ull)
-static char budget_key;   /* registry: weak table thread -> deadline (ns) or -1 (expired) */
-static char preempt_key;  /* registry: the thread the hook last preempted */
+static char budget_key;       /* registry: weak table thread -> deadline (ns) or -1 (expired) */
+static char preempt_key;      /* registry: the thread the hook last preempted */
 static uint64_t slice_end_ns; /* end of the running coroutine's time slice (single loop thread) */
 
 static void push_budgets(lua_State *L) {

@@ -22,9 +22,9 @@ typedef struct watch {
 struct mw_reload {
   mw_server_t *server; /* borrowed */
   uv_timer_t debounce;
-  mw_list_t watches;   /* watch_t */
+  mw_list_t watches; /* watch_t */
   size_t nwatches;
-  int open_handles;    /* closes still pending, to free ourselves last */
+  int open_handles; /* closes still pending, to free ourselves last */
   bool stopping;
 };
 
@@ -94,7 +94,8 @@ static void watch_tree(mw_reload_t *r, const char *dir, int depth) {
 
 void mw_reload_rescan(mw_reload_t *r) {
   const mw_config_t *cfg = r->server->config;
-  for (size_t i = 0; i < cfg->nscripts; i++) watch_tree(r, cfg->scripts[i], 0);
+  for (size_t i = 0; i < cfg->nscripts; i++)
+    watch_tree(r, cfg->scripts[i], 0);
   watch_tree(r, mw_gen_lua_dir(), 0);
 }
 

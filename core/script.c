@@ -209,7 +209,7 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
   *out = g;
   return 0;
 
-lua_error: {
+lua_error : {
   const char *m = lua_tostring(L, -1);
   *err = mw_strdup(m ? m : "script error");
 }

@@ -20,9 +20,9 @@ struct mw_gen {
   mw_list_t timers;    /* mw_ltimer_t still open */
   mw_list_t link;      /* in server->gens */
   size_t mem;          /* bytes the state has allocated */
-  size_t mem_limit;    /* LUA_MEMORY_MB: allocations past it fail (Lua raises "not enough memory") */
+  size_t mem_limit; /* LUA_MEMORY_MB: allocations past it fail (Lua raises "not enough memory") */
   bool retired;
-  bool closing;        /* a deferred close is queued */
+  bool closing; /* a deferred close is queued */
 };
 
 /* Builds generation `id` from the configured scripts. Returns 0 and the new

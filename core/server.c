@@ -211,9 +211,11 @@ static bool is_local_name(const char *h, size_t n) {
 static bool list_has_name(const char *list, const char *name, size_t n) {
   const char *p = list;
   while (*p) {
-    while (*p == ' ' || *p == ',') p++;
+    while (*p == ' ' || *p == ',')
+      p++;
     const char *e = p;
-    while (*e && *e != ',' && *e != ' ') e++;
+    while (*e && *e != ',' && *e != ' ')
+      e++;
     if ((size_t)(e - p) == 1 && *p == '*') return true;
     if ((size_t)(e - p) == n && strncasecmp(p, name, n) == 0) return true;
     p = e;
@@ -458,7 +460,8 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
  * freed by force (their handlers can never finish now), then the idle handle
  * closes and the loop runs dry. */
 static void final_close(mw_server_t *s, void *arg) {
-  while (!mw_list_empty(&s->gens)) mw_gen_free(mw_container_of(s->gens.next, mw_gen_t, link));
+  while (!mw_list_empty(&s->gens))
+    mw_gen_free(mw_container_of(s->gens.next, mw_gen_t, link));
   /* Work queued meanwhile would touch what was just freed: drop it. */
   while (!mw_list_empty(&s->deferred)) {
     mw_deferred_t *d = mw_container_of(s->deferred.next, mw_deferred_t, link);

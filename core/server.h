@@ -39,45 +39,44 @@ typedef struct mw_metrics {
 } mw_metrics_t;
 
 struct mw_server {
-  uv_loop_t *loop;            /* borrowed */
-  const mw_config_t *config;  /* borrowed; outlives the server */
+  uv_loop_t *loop;           /* borrowed */
+  const mw_config_t *config; /* borrowed; outlives the server */
   uv_tcp_t listener;
-  bool loopback;              /* bound to a loopback address: DNS-rebinding checks on */
-  mw_list_t conns;            /* every open mw_conn_t */
+  bool loopback;   /* bound to a loopback address: DNS-rebinding checks on */
+  mw_list_t conns; /* every open mw_conn_t */
   uint32_t nconns;
-  uint32_t nstreams;          /* connections currently carrying SSE */
-  mw_tlist_t idle_list;       /* keep-alive connections waiting for a request */
-  mw_tlist_t head_list;       /* connections reading a request head (408 on expiry) */
-  mw_tlist_t body_list;       /* connections reading a request body */
-  mw_tlist_t linger_list;     /* half-closed connections draining before close */
-  mw_tlist_t heartbeat_list;  /* SSE connections, ordered by last write */
-  mw_tlist_t session_list;    /* sessions with no attached stream, ordered by last use */
-  mw_hmap_t sessions;         /* id -> mw_session_t (owned through this map) */
-  mw_hmap_t channels;         /* name -> mw_channel_t (owned through this map) */
-  mw_hmap_t shared;           /* key -> mw_shared_entry_t (owned through this map) */
+  uint32_t nstreams;         /* connections currently carrying SSE */
+  mw_tlist_t idle_list;      /* keep-alive connections waiting for a request */
+  mw_tlist_t head_list;      /* connections reading a request head (408 on expiry) */
+  mw_tlist_t body_list;      /* connections reading a request body */
+  mw_tlist_t linger_list;    /* half-closed connections draining before close */
+  mw_tlist_t heartbeat_list; /* SSE connections, ordered by last write */
+  mw_tlist_t session_list;   /* sessions with no attached stream, ordered by last use */
+  mw_hmap_t sessions;        /* id -> mw_session_t (owned through this map) */
+  mw_hmap_t channels;        /* name -> mw_channel_t (owned through this map) */
+  mw_hmap_t shared;          /* key -> mw_shared_entry_t (owned through this map) */
   mw_eventlog_limits_t log_limits;
   llhttp_settings_t parser_settings;
-  char *read_buf;             /* owned; shared by all reads: parsing is synchronous */
-  mw_gen_t *gen;              /* current Lua generation; holds one reference */
-  mw_list_t gens;             /* every generation not yet freed (current and retired) */
-  uint32_t gen_seq;           /* id of the newest generation built */
-  char *reload_error;         /* owned; message of the last failed reload, NULL after success */
-  mw_reload_t *reload;        /* owned */
-  mw_list_t ready;            /* connections with input to parse once out of Lua */
-  uv_idle_t ready_idle;       /* runs while `ready` or `deferred` is non-empty */
-  mw_list_t deferred;         /* mw_deferred_t: work that must not run inside a Lua call */
+  char *read_buf;       /* owned; shared by all reads: parsing is synchronous */
+  mw_gen_t *gen;        /* current Lua generation; holds one reference */
+  mw_list_t gens;       /* every generation not yet freed (current and retired) */
+  uint32_t gen_seq;     /* id of the newest generation built */
+  char *reload_error;   /* owned; message of the last failed reload, NULL after success */
+  mw_reload_t *reload;  /* owned */
+  mw_list_t ready;      /* connections with input to parse once out of Lua */
+  uv_idle_t ready_idle; /* runs while `ready` or `deferred` is non-empty */
+  mw_list_t deferred;   /* mw_deferred_t: work that must not run inside a Lua call */
   uv_signal_t sig_int, sig_term, sig_hup;
   uv_timer_t shutdown_timer;
-  uv_timer_t sweep_timer;     /* ages out replay buffers, frees unused channels */
+  uv_timer_t sweep_timer; /* ages out replay buffers, frees unused channels */
   bool shutting_down;
-  bool closed;                /* close_everything ran */
+  bool closed; /* close_everything ran */
   uint64_t shutdown_deadline_ms;
-  unsigned char sign_key[32];  /* HMAC key for tokens handed to clients (sign.h) */
+  unsigned char sign_key[32]; /* HMAC key for tokens handed to clients (sign.h) */
   size_t sign_key_len;
-  char epoch[8];              /* random tag prefixed to channel event ids, new each process */
+  char epoch[8]; /* random tag prefixed to channel event ids, new each process */
   uint64_t start_ms;
   mw_metrics_t metrics;
-  int exit_code;
 };
 
 /* Binds and starts listening, loads the first Lua generation, installs signal

@@ -95,8 +95,8 @@ static bool mem_replay_some(mw_session_t *ss, uint32_t stream, uint64_t *after,
 }
 
 const mw_session_store_ops_t mw_session_memory_store = {
-    "memory",       mem_create, mem_find,       mem_free,        mem_count,
-    mem_next_seq,   mem_append, mem_resume_gap, mem_replay_some,
+    "memory",     mem_create, mem_find,       mem_free,        mem_count,
+    mem_next_seq, mem_append, mem_resume_gap, mem_replay_some,
 };
 
 /* The store in use; one place to switch it. */
@@ -149,8 +149,8 @@ static void format_id(const mw_session_t *ss, char *out, uint32_t no, uint64_t s
     snprintf(out, 64, "%u-%llu", no, (unsigned long long)seq);
 }
 
-int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char *data,
-                    size_t len, char *id_out) {
+int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char *data, size_t len,
+                    char *id_out) {
   mw_server_t *s = ss->server;
   mw_session_stream_t *st = stream_find(ss, no);
   if (!st && no == 0) st = stream_add(ss, 0);
@@ -184,11 +184,6 @@ int mw_session_end_stream(mw_session_t *ss, uint32_t no) {
   return 0;
 }
 
-static void emit_replay(void *ud, mw_frame_t *f) {
-  mw_conn_t *c = ud;
-  if (mw_conn_sse_send(c, f) == 0) c->server->metrics.events_replayed++;
-}
-
 void mw_session__pump(mw_conn_t *c) {
   mw_session_t *ss = c->sse.s.session;
   uint32_t no = c->sse.s.no;
@@ -200,7 +195,8 @@ void mw_session__pump(mw_conn_t *c) {
     mw_sse_send_gap(c, NULL);
     c->replay_after = st->lost_upto;
   }
-  if (!store->replay_some(ss, no, &c->replay_after, emit_replay, mw_conn__can_replay, c)) return;
+  if (!store->replay_some(ss, no, &c->replay_after, mw_conn__replay_frame, mw_conn__can_replay, c))
+    return;
   if (c->state != MW_CONN_STREAM) return;
   c->replaying = false;
   if (st->ended) mw_conn_sse_finish(c);

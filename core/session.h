@@ -23,21 +23,21 @@ typedef struct mw_session_stream {
 } mw_session_stream_t;
 
 struct mw_session {
-  mw_hnode_t hnode;                 /* in server->sessions, keyed by id */
+  mw_hnode_t hnode; /* in server->sessions, keyed by id */
   char id[MW_SESSION_ID_LEN + 1];
-  mw_server_t *server;              /* borrowed */
-  mw_tnode_t expiry;                /* in server->session_list while nothing is attached */
+  mw_server_t *server; /* borrowed */
+  mw_tnode_t expiry;   /* in server->session_list while nothing is attached */
   mw_eventlog_t log;
-  mw_session_stream_t *streams;     /* owned */
+  mw_session_stream_t *streams; /* owned */
   uint32_t nstreams, cap;
-  uint32_t next_stream;             /* number the next request stream gets */
-  uint32_t attached;                /* streams with a connection */
-  bool ephemeral;                   /* destroyed as soon as its last stream detaches (a
-                                       2026-07-28 subscriptions/listen stream) */
-  bool prefixed_ids;                /* event ids carry the session id: "<sid>.<stream>-<seq>",
-                                       for transports (legacy SSE) that find the session from
-                                       Last-Event-ID alone */
-  char *data;                       /* owned; protocol state (JSON), may be NULL */
+  uint32_t next_stream; /* number the next request stream gets */
+  uint32_t attached;    /* streams with a connection */
+  bool ephemeral;       /* destroyed as soon as its last stream detaches (a
+                           2026-07-28 subscriptions/listen stream) */
+  bool prefixed_ids;    /* event ids carry the session id: "<sid>.<stream>-<seq>",
+                           for transports (legacy SSE) that find the session from
+                           Last-Event-ID alone */
+  char *data;           /* owned; protocol state (JSON), may be NULL */
   size_t data_len;
 };
 
@@ -53,8 +53,8 @@ typedef struct mw_session_store_ops {
   int (*append)(mw_session_t *ss, uint32_t stream, uint64_t seq, mw_frame_t *f, uint64_t now_ms);
   bool (*resume_gap)(mw_session_t *ss, uint32_t stream, uint64_t after, uint64_t lost_upto,
                      uint64_t now_ms);
-  bool (*replay_some)(mw_session_t *ss, uint32_t stream, uint64_t *after,
-                      mw_eventlog_emit_cb emit, bool (*more)(void *ud), void *ud);
+  bool (*replay_some)(mw_session_t *ss, uint32_t stream, uint64_t *after, mw_eventlog_emit_cb emit,
+                      bool (*more)(void *ud), void *ud);
 } mw_session_store_ops_t;
 
 extern const mw_session_store_ops_t mw_session_memory_store;
@@ -75,8 +75,8 @@ uint32_t mw_session_open_stream(mw_session_t *ss);
 /* Sends one event on stream `no`: framed with id "<no>-<seq>" (written to
  * `id_out`, 64 bytes), kept in the log and written to the attached connection
  * if any. Returns 0, or -ENOENT (no such stream), -EPIPE (stream ended). */
-int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char *data,
-                    size_t len, char *id_out);
+int mw_session_send(mw_session_t *ss, uint32_t no, const char *event, const char *data, size_t len,
+                    char *id_out);
 
 /* Ends the HTTP response carrying stream `no` without ending the stream:
  * later events are kept for a resume with Last-Event-ID (SEP-1699 polling).
@@ -91,8 +91,9 @@ int mw_session_end_stream(mw_session_t *ss, uint32_t no);
  * followed it. A connection already attached to that stream is closed (the
  * new one takes over). Writes the SSE head and, with `prime`, a priming event
  * (fresh id, empty data, retry; SEP-1699) — else only a retry hint, which
- * dispatches no event (pre-2025-11-25 clients would see an empty message). Sets *gap when events the client missed are gone.
- * Returns 0, or -ENOENT (unknown stream / malformed id: nothing written). */
+ * dispatches no event (pre-2025-11-25 clients would see an empty message). Sets *gap when events
+ * the client missed are gone. Returns 0, or -ENOENT (unknown stream / malformed id: nothing
+ * written). */
 int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *last_event_id,
                       const mw_kv_t *hdrs, size_t nhdrs, bool prime, bool *gap);
 

@@ -9,12 +9,12 @@
 #include "server.h"
 
 typedef struct mw_shared_entry {
-  mw_hnode_t hnode;     /* in server->shared, keyed by key */
-  char *key;            /* owned */
-  char *value;          /* owned; NULL when the entry holds an integer */
+  mw_hnode_t hnode; /* in server->shared, keyed by key */
+  char *key;        /* owned */
+  char *value;      /* owned; NULL when the entry holds an integer */
   size_t value_len;
   int64_t integer;
-  uint64_t expires_ms;  /* 0 = never */
+  uint64_t expires_ms; /* 0 = never */
 } mw_shared_entry_t;
 
 /* The live entry for `key`, or NULL (an expired one is freed on the way). */

@@ -31,7 +31,8 @@ static size_t data_size(const char *d, size_t n) {
   size_t size = 0, i = 0;
   do {
     size_t start = i;
-    while (i < n && d[i] != '\r' && d[i] != '\n') i++;
+    while (i < n && d[i] != '\r' && d[i] != '\n')
+      i++;
     size += 6 + (i - start) + 1;
     if (i < n) {
       if (d[i] == '\r' && i + 1 < n && d[i + 1] == '\n') i++;
@@ -46,7 +47,8 @@ static char *put_data(char *p, const char *d, size_t n) {
   size_t i = 0;
   do {
     size_t start = i;
-    while (i < n && d[i] != '\r' && d[i] != '\n') i++;
+    while (i < n && d[i] != '\r' && d[i] != '\n')
+      i++;
     memcpy(p, "data: ", 6);
     p += 6;
     memcpy(p, d + start, i - start);

@@ -12,7 +12,7 @@ typedef struct mw_sse_event {
   const char *event; /* NULL = default "message" type; CR/LF are stripped */
   const char *data;  /* may be NULL; split into one `data:` line per line (CRLF, CR or LF) */
   size_t data_len;
-  int retry_ms;      /* < 0 = no retry line */
+  int retry_ms; /* < 0 = no retry line */
 } mw_sse_event_t;
 
 /* Frames `ev` as a new frame (caller owns one reference). */

@@ -31,7 +31,8 @@ static void on_timer(uv_timer_t *t) {
   arm(tl);
 }
 
-int mw_tlist_init(uv_loop_t *loop, mw_tlist_t *tl, uint64_t timeout_ms, mw_tlist_cb cb, void *data) {
+int mw_tlist_init(uv_loop_t *loop, mw_tlist_t *tl, uint64_t timeout_ms, mw_tlist_cb cb,
+                  void *data) {
   mw_list_init(&tl->items);
   tl->timeout_ms = timeout_ms;
   tl->armed_for = 0;

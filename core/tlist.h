@@ -25,7 +25,7 @@ typedef struct mw_tlist {
   uint64_t timeout_ms;
   uint64_t armed_for; /* deadline the timer is set for, 0 = stopped */
   mw_tlist_cb on_expire;
-  void *data;         /* owner's pointer */
+  void *data; /* owner's pointer */
 } mw_tlist_t;
 
 /* Initialises the list and its timer on `loop`. Returns 0 or a libuv error. */
