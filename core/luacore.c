@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "exec.h"
 #include "log.h"
 #include "session.h"
 #include "shared.h"
@@ -659,6 +660,100 @@ static int l_verify(lua_State *L) {
   return 1;
 }
 
+/* ---- subprocesses ------------------------------------------------------- */
+
+typedef struct {
+  mw_list_t link; /* in gen->jobs */
+  mw_gen_t *gen;  /* borrowed */
+  mw_exec_t *job; /* the running job */
+  int cb_ref;     /* registry ref of the Lua callback */
+} lua_job_t;
+
+static void job_done(void *ud, const mw_exec_result_t *r) {
+  lua_job_t *lj = ud;
+  mw_gen_t *g = lj->gen;
+  lua_State *L = g->L;
+  int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lj->cb_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lj->cb_ref);
+  mw_list_remove(&lj->link);
+  mw_free(lj);
+  lua_createtable(L, 0, 6);
+  if (r->signal) {
+    lua_pushinteger(L, r->signal);
+    lua_setfield(L, -2, "signal");
+  } else {
+    lua_pushinteger(L, r->status);
+    lua_setfield(L, -2, "status");
+  }
+  lua_pushlstring(L, r->out, r->out_len);
+  lua_setfield(L, -2, "stdout");
+  lua_pushlstring(L, r->err, r->err_len);
+  lua_setfield(L, -2, "stderr");
+  lua_pushboolean(L, r->timed_out);
+  lua_setfield(L, -2, "timed_out");
+  lua_pushboolean(L, r->truncated);
+  lua_setfield(L, -2, "truncated");
+  mw_gen_ref(g);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    g->server->metrics.lua_errors++;
+    mw_log(MW_LOG_ERROR, "exec callback failed", 1, "error", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+  mw_gen_unref(g);
+}
+
+/* exec(argv, stdin|nil, timeout_ms, max_output, callback) -> true | nil, err */
+static int l_exec(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t in_len = 0;
+  const char *in = luaL_optlstring(L, 2, NULL, &in_len);
+  lua_Integer timeout = luaL_checkinteger(L, 3);
+  lua_Integer max_out = luaL_checkinteger(L, 4);
+  luaL_checktype(L, 5, LUA_TFUNCTION);
+  lua_Integer argc = luaL_len(L, 1);
+  luaL_argcheck(L, argc >= 1 && argc <= 256, 1, "argv must have 1..256 strings");
+  luaL_argcheck(L, timeout >= 0 && max_out >= 0, 3, "timeout and max_output must be >= 0");
+  char **argv = mw_calloc((size_t)argc + 1, sizeof *argv);
+  for (lua_Integer i = 1; i <= argc; i++) {
+    lua_rawgeti(L, 1, i);
+    const char *a = lua_tostring(L, -1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      mw_free(argv);
+      return luaL_argerror(L, 1, "argv must contain only strings");
+    }
+    argv[i - 1] = (char *)a; /* anchored in the argv table */
+    lua_pop(L, 1);
+  }
+  mw_gen_t *g = mw_gen_of(L);
+  lua_job_t *lj = mw_calloc(1, sizeof *lj);
+  lj->gen = g;
+  int err = 0;
+  lj->job = mw_exec_start(g->server->loop, argv, in, in_len, (uint64_t)timeout, (size_t)max_out,
+                          job_done, lj, &err);
+  mw_free(argv);
+  if (!lj->job) {
+    mw_free(lj);
+    luaL_pushfail(L);
+    lua_pushstring(L, uv_strerror(err));
+    return 2;
+  }
+  lua_pushvalue(L, 5);
+  lj->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  mw_list_push_back(&g->jobs, &lj->link);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void mw_luacore_cancel_jobs(mw_gen_t *g) {
+  while (!mw_list_empty(&g->jobs)) {
+    lua_job_t *lj = mw_container_of(g->jobs.next, lua_job_t, link);
+    mw_list_remove(&lj->link);
+    mw_exec_cancel(lj->job);
+    mw_free(lj);
+  }
+}
+
 /* ---- other generations ------------------------------------------------ */
 
 /* forward(name, a, b) calls runtime.cross(name, a, b) in every other live
@@ -828,6 +923,7 @@ int mw_luacore_open(lua_State *L) {
       {"slice", l_slice},
       {"preempted", l_preempted},
       {"forward", l_forward},
+      {"exec", l_exec},
       {"sign", l_sign},
       {"verify", l_verify},
       {"timer", l_timer},

@@ -16,6 +16,9 @@ mw_lhandle_t *mw_luacore_push_handle(lua_State *L, mw_conn_t *c);
  * it, running Lua code raises an error. Used around script loading. */
 void mw_luacore_budget_main(lua_State *L, uint32_t ms);
 
+/* Kills the subprocesses `g` started (it is going away; no callbacks). */
+void mw_luacore_cancel_jobs(mw_gen_t *g);
+
 /* Closes every timer of `g` (the generation is going away). */
 void mw_luacore_close_timers(mw_gen_t *g);
 

@@ -132,6 +132,7 @@ static int on_panic(lua_State *L) {
 void mw_gen_free(mw_gen_t *g) {
   mw_list_remove(&g->link);
   mw_luacore_close_timers(g);
+  mw_luacore_cancel_jobs(g);
   if (g->L) lua_close(g->L);
   mw_free(g);
 }
@@ -144,6 +145,7 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
   g->refs = 1;
   g->ref_runtime = LUA_NOREF;
   mw_list_init(&g->timers);
+  mw_list_init(&g->jobs);
   mw_list_push_back(&s->gens, &g->link);
   *err = NULL;
 

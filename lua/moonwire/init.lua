@@ -228,6 +228,10 @@ function mw.resource_updated(uri) return require("moonwire.mcp").resource_update
 --- (A reload that changes declarations does this by itself.)
 function mw.list_changed(kind) return require("moonwire.mcp").list_changed(kind) end
 
+--- Runs a program without blocking: mw.exec { argv = {…}, stdin, timeout_ms, max_output }
+--- -> { status | signal, stdout, stderr, timed_out, truncated } (see lua/moonwire/exec.lua).
+mw.exec = require "moonwire.exec"
+
 --- Live counters: connections, streams, sessions, channels, generation, uptime_s.
 function mw.stats() return core.stats() end
 

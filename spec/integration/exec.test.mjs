@@ -1,0 +1,62 @@
+// mw.exec: subprocesses that never block the loop — a slow child runs while
+// a stream's heartbeats keep their cadence; output, exit status, stdin,
+// timeouts and output caps are reported.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, scriptsDir, openStream, closeStream, waitFor } from './lib/harness.mjs';
+
+const APP = `local mw = require "moonwire"
+mw.route { path = "/events", channel = "ch" }
+mw.route { method = "POST", path = "/run", handler = function(req)
+  local opts = mw.json.decode(req.body)
+  local r, err = mw.exec(opts)
+  if not r then return { status = 500, json = { error = err } } end
+  return { json = r }
+end }
+`;
+
+describe('mw.exec', () => {
+  let srv;
+  before(async () => { srv = await startServer({ scripts: [scriptsDir({ 'app.lua': APP })], env: { SSE_HEARTBEAT_INTERVAL: '1' } }); });
+  after(async () => { assert.equal((await srv.stop()).code, 0); });
+
+  const run = async (opts) => {
+    const res = await fetch(srv.url('/run'), { method: 'POST', body: JSON.stringify(opts) });
+    return { status: res.status, json: await res.json() };
+  };
+
+  it('captures stdout, stderr and the exit status, and feeds stdin', async () => {
+    let r = await run({ argv: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+    assert.deepEqual([r.json.stdout, r.json.stderr, r.json.status], ['out\n', 'err\n', 3]);
+    r = await run({ argv: ['cat'], stdin: 'piped' });
+    assert.equal(r.json.stdout, 'piped');
+    assert.equal(r.json.status, 0);
+  });
+
+  it('kills a child past timeout_ms and caps output at max_output', async () => {
+    const t0 = Date.now();
+    let r = await run({ argv: ['sleep', '5'], timeout_ms: 200 });
+    assert.equal(r.json.timed_out, true);
+    assert.equal(r.json.signal, 9);
+    assert.ok(Date.now() - t0 < 2000);
+    r = await run({ argv: ['head', '-c', '100000', '/dev/zero'], max_output: 1000 });
+    assert.equal(r.json.stdout.length, 1000);
+    assert.equal(r.json.truncated, true);
+  });
+
+  it('reports a program that cannot start', async () => {
+    const r = await run({ argv: ['/nonexistent/program'] });
+    assert.equal(r.status, 500);
+    assert.match(r.json.error, /no such file/i);
+  });
+
+  it('does not block heartbeats while a child runs', async () => {
+    const st = await openStream(srv.port, '/events');
+    const p = run({ argv: ['sleep', '2.5'] });
+    await waitFor(st, () => st.comments.length >= 2, 4000);
+    const gap = st.comments[1] - st.comments[0];
+    assert.ok(Math.abs(gap - 1000) <= 100, `heartbeat gap ${gap} ms during exec`);
+    assert.equal((await p).json.status, 0);
+    closeStream(st);
+  });
+});
