@@ -11,6 +11,7 @@
 
 #include "channel.h"
 #include "exec.h"
+#include "httpc.h"
 #include "log.h"
 #include "session.h"
 #include "shared.h"
@@ -745,12 +746,108 @@ static int l_exec(lua_State *L) {
   return 1;
 }
 
+/* ---- HTTP client ------------------------------------------------------ */
+
+typedef struct {
+  mw_list_t link; /* in gen->fetches */
+  mw_gen_t *gen;  /* borrowed */
+  mw_httpc_t *job;
+  int cb_ref;
+} lua_fetch_t;
+
+static void fetch_done(void *ud, const mw_httpc_result_t *r) {
+  lua_fetch_t *lf = ud;
+  mw_gen_t *g = lf->gen;
+  lua_State *L = g->L;
+  int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lf->cb_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lf->cb_ref);
+  mw_list_remove(&lf->link);
+  mw_free(lf);
+  if (r->error) {
+    lua_pushnil(L);
+    lua_pushstring(L, r->error_msg ? r->error_msg : "request failed");
+  } else {
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, r->status);
+    lua_setfield(L, -2, "status");
+    lua_pushlstring(L, r->body, r->body_len);
+    lua_setfield(L, -2, "body");
+    lua_createtable(L, 0, (int)r->nheaders);
+    for (size_t i = 0; i < r->nheaders; i++) {
+      /* Repeated headers are joined with ", ", as for requests. */
+      lua_getfield(L, -1, r->headers[i].name);
+      if (lua_isstring(L, -1)) {
+        lua_pushliteral(L, ", ");
+        lua_pushstring(L, r->headers[i].value);
+        lua_concat(L, 3);
+      } else {
+        lua_pop(L, 1);
+        lua_pushstring(L, r->headers[i].value);
+      }
+      lua_setfield(L, -2, r->headers[i].name);
+    }
+    lua_setfield(L, -2, "headers");
+    lua_pushnil(L);
+  }
+  mw_gen_ref(g);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    g->server->metrics.lua_errors++;
+    mw_log(MW_LOG_ERROR, "http callback failed", 1, "error", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+  mw_gen_unref(g);
+}
+
+/* http_request(method, host, port, path, headers, body, timeout_ms, max_body, cb)
+ *   -> true | nil, err */
+static int l_http_request(lua_State *L) {
+  mw_httpc_req_t req = {0};
+  req.method = luaL_checkstring(L, 1);
+  req.host = luaL_checkstring(L, 2);
+  lua_Integer port = luaL_checkinteger(L, 3);
+  req.path = luaL_checkstring(L, 4);
+  luaL_argcheck(L, port > 0 && port < 65536, 3, "port out of range");
+  req.port = (int)port;
+  mw_kv_t kv[MAX_RESPONSE_HEADERS];
+  req.nheaders = collect_headers(L, 5, kv, MAX_RESPONSE_HEADERS);
+  req.headers = kv;
+  req.body = luaL_optlstring(L, 6, NULL, &req.body_len);
+  req.timeout_ms = (uint64_t)luaL_checkinteger(L, 7);
+  req.max_body = (size_t)luaL_checkinteger(L, 8);
+  luaL_checktype(L, 9, LUA_TFUNCTION);
+  if (strpbrk(req.method, " \r\n") || strpbrk(req.path, " \r\n") || strpbrk(req.host, " \r\n/"))
+    return luaL_error(L, "invalid method, host or path");
+  mw_gen_t *g = mw_gen_of(L);
+  lua_fetch_t *lf = mw_calloc(1, sizeof *lf);
+  lf->gen = g;
+  int err = 0;
+  lf->job = mw_httpc_start(g->server->loop, &req, fetch_done, lf, &err);
+  if (!lf->job) {
+    mw_free(lf);
+    luaL_pushfail(L);
+    lua_pushstring(L, uv_strerror(err));
+    return 2;
+  }
+  lua_pushvalue(L, 9);
+  lf->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  mw_list_push_back(&g->fetches, &lf->link);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 void mw_luacore_cancel_jobs(mw_gen_t *g) {
   while (!mw_list_empty(&g->jobs)) {
     lua_job_t *lj = mw_container_of(g->jobs.next, lua_job_t, link);
     mw_list_remove(&lj->link);
     mw_exec_cancel(lj->job);
     mw_free(lj);
+  }
+  while (!mw_list_empty(&g->fetches)) {
+    lua_fetch_t *lf = mw_container_of(g->fetches.next, lua_fetch_t, link);
+    mw_list_remove(&lf->link);
+    mw_httpc_cancel(lf->job);
+    mw_free(lf);
   }
 }
 
@@ -924,6 +1021,7 @@ int mw_luacore_open(lua_State *L) {
       {"preempted", l_preempted},
       {"forward", l_forward},
       {"exec", l_exec},
+      {"http_request", l_http_request},
       {"sign", l_sign},
       {"verify", l_verify},
       {"timer", l_timer},

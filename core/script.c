@@ -146,6 +146,7 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
   g->ref_runtime = LUA_NOREF;
   mw_list_init(&g->timers);
   mw_list_init(&g->jobs);
+  mw_list_init(&g->fetches);
   mw_list_push_back(&s->gens, &g->link);
   *err = NULL;
 

@@ -19,6 +19,7 @@ struct mw_gen {
   int ref_runtime;     /* registry ref to the moonwire.runtime table */
   mw_list_t timers;    /* mw_ltimer_t still open */
   mw_list_t jobs;      /* subprocesses started by this generation (luacore.c) */
+  mw_list_t fetches;   /* HTTP client requests in flight (luacore.c) */
   mw_list_t link;      /* in server->gens */
   size_t mem;          /* bytes the state has allocated */
   size_t mem_limit; /* LUA_MEMORY_MB: allocations past it fail (Lua raises "not enough memory") */

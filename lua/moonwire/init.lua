@@ -232,6 +232,10 @@ function mw.list_changed(kind) return require("moonwire.mcp").list_changed(kind)
 --- -> { status | signal, stdout, stderr, timed_out, truncated } (see lua/moonwire/exec.lua).
 mw.exec = require "moonwire.exec"
 
+--- Non-blocking HTTP client: mw.http.request { method, url, headers, body, timeout_ms, max_body }
+--- -> { status, headers, body } or nil, err (see lua/moonwire/http.lua).
+mw.http = { request = require("moonwire.http").request }
+
 --- Live counters: connections, streams, sessions, channels, generation, uptime_s.
 function mw.stats() return core.stats() end
 

@@ -60,3 +60,68 @@ describe('mw.exec', () => {
     closeStream(st);
   });
 });
+
+describe('mw.http.request', () => {
+  let srv, upstream;
+  const APP2 = `local mw = require "moonwire"
+mw.route { method = "POST", path = "/fetch", handler = function(req)
+  local opts = mw.json.decode(req.body)
+  local r, err = mw.http.request(opts)
+  if not r then return { status = 502, json = { error = err } } end
+  return { json = { status = r.status, body = r.body, ctype = r.headers["content-type"], x = r.headers["x-test"] } }
+end }
+mw.route { path = "/events", channel = "ch" }
+`;
+  before(async () => {
+    const http = await import('node:http');
+    upstream = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        if (req.url === '/slow') { setTimeout(() => res.end('late'), 2500); return; }
+        if (req.url === '/big') { res.end('x'.repeat(5000)); return; }
+        if (req.url === '/chunked') { res.write('a'); res.write('b'); res.end('c'); return; }
+        res.setHeader('Content-Type', 'application/json');
+        res.setHeader('X-Test', ['1', '2']);
+        res.end(JSON.stringify({ method: req.method, url: req.url, body, auth: req.headers.authorization }));
+      });
+    });
+    await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
+    srv = await startServer({ scripts: [scriptsDir({ 'app.lua': APP2 })], env: { SSE_HEARTBEAT_INTERVAL: '1' } });
+  });
+  after(async () => { upstream.close(); assert.equal((await srv.stop()).code, 0); });
+
+  const fetchVia = async (opts) => {
+    const res = await fetch(srv.url('/fetch'), { method: 'POST', body: JSON.stringify(opts) });
+    return { status: res.status, json: await res.json() };
+  };
+  const base = () => `http://127.0.0.1:${upstream.address().port}`;
+
+  it('sends method, headers and body; returns status, headers and body', async () => {
+    const r = await fetchVia({ method: 'post', url: `${base()}/api?q=1`, headers: { Authorization: 'Bearer t' }, body: 'hello' });
+    assert.equal(r.json.status, 200);
+    assert.deepEqual(JSON.parse(r.json.body), { method: 'POST', url: '/api?q=1', body: 'hello', auth: 'Bearer t' });
+    assert.equal(r.json.ctype, 'application/json');
+    assert.equal(r.json.x, '1, 2');
+  });
+
+  it('reads chunked bodies, caps bodies, times out, and reports refused connections', async () => {
+    assert.equal((await fetchVia({ url: `${base()}/chunked` })).json.body, 'abc');
+    assert.match((await fetchVia({ url: `${base()}/big`, max_body: 1000 })).json.error, /max_body/);
+    const t0 = Date.now();
+    assert.match((await fetchVia({ url: `${base()}/slow`, timeout_ms: 200 })).json.error, /timed out/);
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal((await fetchVia({ url: 'http://127.0.0.1:1/' })).status, 502);
+    assert.match((await fetchVia({ url: 'https://example.com/' })).json.error, /https/);
+  });
+
+  it('does not block heartbeats while waiting for the upstream', async () => {
+    const st = await openStream(srv.port, '/events');
+    const p = fetchVia({ url: `${base()}/slow`, timeout_ms: 5000 });
+    await waitFor(st, () => st.comments.length >= 2, 4000);
+    const gap = st.comments[1] - st.comments[0];
+    assert.ok(Math.abs(gap - 1000) <= 100, `heartbeat gap ${gap} ms during the request`);
+    assert.equal((await p).json.body, 'late');
+    closeStream(st);
+  });
+});
