@@ -236,6 +236,13 @@ mw.exec = require "moonwire.exec"
 --- -> { status, headers, body } or nil, err (see lua/moonwire/http.lua).
 mw.http = { request = require("moonwire.http").request }
 
+--- Plugin message filters return this to make a message vanish.
+mw.DROP = require("moonwire.filters").DROP
+
+--- A filter's short-circuit answer: mw.reject(code, message, data?). For a
+--- request this becomes the JSON-RPC error response sent instead of processing it.
+mw.reject = require("moonwire.filters").reject
+
 --- Live counters: connections, streams, sessions, channels, generation, uptime_s.
 function mw.stats() return core.stats() end
 

@@ -313,7 +313,8 @@ end
 
 function Ctx:is_open() return core.is_open(self._handle) end
 
-function M.dispatch(req, handle)
+-- Routes one request (after any on_request hooks).
+local function route_request(req, handle)
   local route, params = find_route(req.method, req.path)
   if not route then
     if params then
@@ -348,6 +349,42 @@ function M.dispatch(req, handle)
     end
     M.handler_error(handle, err, route.where)
   end, route.timeout_ms)
+end
+
+-- Plugins' on_request hooks, highest priority first; set by load_scripts.
+-- Empty when no plugin has one, and then dispatch does no extra work.
+M.request_hooks = {}
+
+-- Runs the on_request hooks in order; returns true when one answered (the
+-- request is then done). A hook returns nil to pass, or a response in the
+-- shape route handlers return ({ status, headers, body | json } or a
+-- string); error({ status = 4xx, message = … }) answers that status.
+local function run_request_hooks(req, handle)
+  for _, h in ipairs(M.request_hooks) do
+    local res, err = h.fn(req, h.ctx)
+    if res ~= nil or err ~= nil then
+      M.send_result(handle, res, err)
+      return true
+    end
+    if not core.is_open(handle) then return true end
+  end
+  return false
+end
+
+function M.dispatch(req, handle)
+  if M.request_hooks[1] == nil then return route_request(req, handle) end
+  -- Hooks run in a coroutine under the handler budget (they may sleep, and
+  -- a runaway hook times out instead of stalling the server); routing
+  -- continues in it once they all pass.
+  M.spawn(function()
+    if not run_request_hooks(req, handle) then route_request(req, handle) end
+  end, function(err)
+    if type(err) == "table" and err.timeout then
+      core.lua_error("on_request: " .. err.message)
+      err = { status = 500, message = err.message }
+    end
+    M.handler_error(handle, err, "on_request")
+  end)
 end
 
 -- Timers and lifecycle -------------------------------------------------------
@@ -393,20 +430,55 @@ function M.session_closed(sid, reason)
   end
 end
 
+-- fn(session_id, info) for every MCP session created in this generation
+-- (info: { transport = "http"|"legacy"|"listen", protocol_version }).
+M.session_open_listeners = {}
+
+function M.session_opened(sid, info)
+  for _, fn in ipairs(M.session_open_listeners) do
+    local ok, err = xpcall(fn, traceback, sid, info)
+    if not ok then core.lua_error(tostring(err)) end
+  end
+end
+
 -- Loading ------------------------------------------------------------------
 
--- Each script runs with its own global table (reads fall through to the
--- real globals), so one script's globals never clobber another's.
+-- Plugins (from the config file) load first, highest priority first, then
+-- the scripts. Each script runs with its own global table whose reads fall
+-- through to a table shared by all scripts (with private copies of the
+-- standard libraries, see sandbox.lua), so one script's globals never
+-- clobber another's or the framework's.
 function M.load_scripts(dirs, generation)
   M.generation = generation
   require("moonwire.mcp").install()
+  local plugins = require "moonwire.plugins"
+  local ok, perr = pcall(plugins.load, core.config().config_file)
+  if not ok then
+    if type(perr) == "table" then perr = perr.message or json.encode(perr) end
+    return nil, tostring(perr)
+  end
+  for _, h in ipairs(plugins.on_request) do
+    M.request_hooks[#M.request_hooks + 1] = { fn = h.fn, ctx = { plugin = h.plugin, config = h.config } }
+  end
+  for _, h in ipairs(plugins.on_session_open) do
+    M.session_open_listeners[#M.session_open_listeners + 1] = function(sid, info)
+      return h.fn(sid, { plugin = h.plugin, config = h.config, transport = info.transport,
+                         protocol_version = info.protocol_version })
+    end
+  end
+  for _, h in ipairs(plugins.on_session_close) do
+    M.session_listeners[#M.session_listeners + 1] = function(sid, reason)
+      return h.fn(sid, { plugin = h.plugin, config = h.config, reason = reason })
+    end
+  end
+  local globals = require("moonwire.sandbox").scripts_globals()
   for _, files in ipairs(dirs) do
     for _, path in ipairs(files) do
-      local env = setmetatable({}, { __index = _G })
+      local env = setmetatable({}, { __index = globals })
       local chunk, err = loadfile(path, "t", env)
       if not chunk then return nil, err end
-      local ok, e = xpcall(chunk, traceback)
-      if not ok then
+      local lok, e = xpcall(chunk, traceback)
+      if not lok then
         if type(e) == "table" then e = e.message or json.encode(e) end
         return nil, tostring(e)
       end

@@ -38,7 +38,8 @@ function M.install()
   function core.hold() core.holds = core.holds + 1 end
   function core.release() core.holds = core.holds - 1 end
   function core.stats() return {} end
-  function core.config() return { handler_timeout_ms = 30000 } end
+  -- Set core.config_file to a path to have the runtime read plugins from it.
+  function core.config() return { handler_timeout_ms = 30000, config_file = core.config_file } end
   core.clock = 0
   function core.now() return core.clock end
   core.budgets = {}
@@ -66,8 +67,9 @@ function M.install()
     return h
   end
 
-  for _, name in ipairs { "moonwire", "moonwire.runtime", "moonwire.core" } do
-    package.loaded[name] = nil
+  -- Every framework module: each keeps per-generation state.
+  for name in pairs(package.loaded) do
+    if name == "moonwire" or name:match("^moonwire%.") then package.loaded[name] = nil end
   end
   package.loaded["moonwire.core"] = core
   return core

@@ -10,8 +10,15 @@ local jsonrpc = require "moonwire.jsonrpc"
 local runtime = require "moonwire.runtime"
 local protocol = require "moonwire.mcp.protocol"
 local sessions = require "moonwire.mcp.sessions"
+local filters = require "moonwire.filters"
 
 local H = {}
+
+-- Plugin outgoing filters for one message of session `sid` (only called
+-- when some exist); `method` is the request a response answers.
+local function out_filter(msg, sid, version, method)
+  return filters.outgoing(msg, { transport = "http", session_id = sid, protocol_version = version }, method)
+end
 
 local function has_token(list, token)
   if type(list) ~= "string" then return false end
@@ -54,6 +61,10 @@ function Chan:upgrade()
 end
 
 function Chan:send(msg)
+  if filters.active_out then
+    msg = out_filter(msg, self.sid, self.version)
+    if msg == nil then return end
+  end
   if self.mode == "json" then self:upgrade() end
   if self.mode == "sse" then
     core.session_send(self.sid, self.stream, nil, json.encode(msg))
@@ -101,15 +112,19 @@ function H.run_request(msg, sid, state, chan)
   local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v,
                             request_id = msg.id, can_request = true }, Ex)
   local k = sessions.key(sid, msg.id)
+  local function finish(res)
+    if res and filters.active_out then res = out_filter(res, sid, state.v, msg.method) end
+    chan:finish(res)
+  end
   runtime.spawn(function()
     sessions.inflight[k] = ex
     local res = protocol.run(msg, ex)
     if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
-    chan:finish(res)
+    finish(res)
   end, function(err)
     if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
     ex.cancelled = true -- anything it still sends is dropped
-    chan:finish(protocol.failure_response(msg, err))
+    finish(protocol.failure_response(msg, err))
   end, protocol.budget_for(msg))
 end
 
@@ -133,8 +148,10 @@ local function initialize(req, handle, msg)
   local state = { v = version, caps = params.capabilities, info = params.clientInfo,
                   level = "info", kind = "http", initialized = false }
   local sid = sessions.create(state)
-  local body = json.encode(jsonrpc.result(msg.id, protocol.initialize_result(version)))
-  core.respond(handle, 200, { ["Content-Type"] = "application/json", ["Mcp-Session-Id"] = sid }, body)
+  local res = jsonrpc.result(msg.id, protocol.initialize_result(version))
+  if filters.active_out then res = out_filter(res, sid, version, "initialize") end
+  if res == nil then return core.respond(handle, 202, { ["Mcp-Session-Id"] = sid }, "") end
+  core.respond(handle, 200, { ["Content-Type"] = "application/json", ["Mcp-Session-Id"] = sid }, json.encode(res))
 end
 
 -- Looks up the session a request names; answers 400/404 itself when it can't.
@@ -172,6 +189,22 @@ function H.post(req, handle)
   local stateless = require "moonwire.mcp.stateless"
   if stateless.claims(req, msgs, batch) then return stateless.post(req, handle, msgs, batch) end
 
+  -- Plugin incoming filters see every message before the protocol does; the
+  -- session id is the header's, not yet checked.
+  local replies
+  if filters.active_in then
+    local sid = req.headers["mcp-session-id"]
+    msgs, replies = filters.incoming_all(msgs, { transport = "http", session_id = sid, headers = req.headers })
+    if filters.active_out then
+      for i, r in ipairs(replies) do replies[i] = out_filter(r, sid, nil) end
+    end
+    if #msgs == 0 then
+      if #replies == 0 then return core.respond(handle, 202, nil, "") end
+      local body = batch and json.array(replies) or replies[1]
+      return core.respond(handle, 200, JSON_HEADERS, json.encode(body))
+    end
+  end
+
   local first = msgs[1]
   if type(first) == "table" and first.method == "initialize" then
     if batch then
@@ -201,14 +234,21 @@ function H.post(req, handle)
       H.on_message(sid, state, msg, kind)
     end
   end
+  if replies then
+    -- Requests a filter answered count as answered requests.
+    for _, r in ipairs(replies) do requests[#requests + 1] = { reply = r } end
+  end
   if #requests == 0 then
     if #errors == 0 then return core.respond(handle, 202, nil, "") end
     local body = batch and json.array(errors) or errors[1]
     return core.respond(handle, 400, JSON_HEADERS, json.encode(body))
   end
   local chan = H.new_chan(handle, sid, batch, #requests + #errors)
+  chan.version = state.v
   for _, e in ipairs(errors) do chan:finish(e) end
-  for _, msg in ipairs(requests) do H.run_request(msg, sid, state, chan) end
+  for _, msg in ipairs(requests) do
+    if msg.reply then chan:finish(msg.reply) else H.run_request(msg, sid, state, chan) end
+  end
 end
 
 function H.get(req, handle)

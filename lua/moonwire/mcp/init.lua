@@ -7,6 +7,7 @@ local jsonrpc = require "moonwire.jsonrpc"
 local runtime = require "moonwire.runtime"
 local registry = require "moonwire.mcp.registry"
 local sessions = require "moonwire.mcp.sessions"
+local filters = require "moonwire.filters"
 
 local M = { registry = registry, path = "/mcp" }
 
@@ -38,7 +39,15 @@ function M.broadcast(msg, want)
   for _, sid in ipairs(core.session_ids()) do
     local state = sessions.get(sid)
     if state and (not want or want(state)) then
-      if state.kind == "legacy" then
+      -- Plugin outgoing filters see each session's copy (listen streams
+      -- are filtered in stateless.deliver).
+      local skip = false
+      if filters.active_out and state.kind ~= "listen" then
+        local out = filters.outgoing(msg, { transport = state.kind, session_id = sid, protocol_version = state.v })
+        if out == nil then skip = true else data = json.encode(out) end
+      end
+      if skip then -- dropped for this session
+      elseif state.kind == "legacy" then
         if core.session_send(sid, 0, "message", data) then n = n + 1 end
       elseif state.kind == "listen" then
         local stateless = require "moonwire.mcp.stateless"
@@ -62,6 +71,10 @@ function M.notify(sid, method, params)
   if state.kind == "listen" then
     local stateless = require "moonwire.mcp.stateless"
     return stateless.deliver(sid, state, msg)
+  end
+  if filters.active_out then
+    msg = filters.outgoing(msg, { transport = state.kind, session_id = sid, protocol_version = state.v })
+    if msg == nil then return false end
   end
   return core.session_send(sid, 0, state.kind == "legacy" and "message" or nil, json.encode(msg)) ~= nil
 end

@@ -12,12 +12,19 @@ local runtime = require "moonwire.runtime"
 local protocol = require "moonwire.mcp.protocol"
 local sessions = require "moonwire.mcp.sessions"
 local http = require "moonwire.mcp.http"
+local filters = require "moonwire.filters"
 
 local L = { endpoint = "/messages" }
 
-local function send(sid, msg)
+-- `method`: the request a response answers, for plugin outgoing filters.
+local function send(sid, msg, method)
+  if filters.active_out then
+    msg = filters.outgoing(msg, { transport = "legacy", session_id = sid }, method)
+    if msg == nil then return nil end
+  end
   return core.session_send(sid, 0, "message", json.encode(msg))
 end
+L.send = send
 
 function L.get(req, handle)
   local last = req.headers["last-event-id"]
@@ -52,7 +59,7 @@ local function run_request(sid, state, msg)
     state.v = protocol.negotiate(params.protocolVersion)
     state.caps, state.info = params.capabilities, params.clientInfo
     sessions.save(sid, state)
-    return send(sid, jsonrpc.result(msg.id, protocol.initialize_result(state.v)))
+    return send(sid, jsonrpc.result(msg.id, protocol.initialize_result(state.v)), "initialize")
   end
   local ex = setmetatable({ sid = sid, state = state, version = state.v, request_id = msg.id,
                             can_request = true }, Ex)
@@ -61,11 +68,11 @@ local function run_request(sid, state, msg)
     sessions.inflight[k] = ex
     local res = protocol.run(msg, ex)
     if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
-    if res then send(sid, res) end
+    if res then send(sid, res, msg.method) end
   end, function(err)
     if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
     ex.cancelled = true
-    send(sid, protocol.failure_response(msg, err))
+    send(sid, protocol.failure_response(msg, err), msg.method)
   end, protocol.budget_for(msg))
 end
 
@@ -77,6 +84,12 @@ function L.post(req, handle)
   local msgs, perr = jsonrpc.decode(req.body)
   if not msgs then return core.respond(handle, 400, { ["Content-Type"] = "application/json" }, json.encode(perr)) end
   core.respond(handle, 202, { ["Content-Type"] = "text/plain" }, "Accepted")
+  if filters.active_in then
+    local replies
+    msgs, replies = filters.incoming_all(msgs, { transport = "legacy", session_id = sid, headers = req.headers,
+                                                 protocol_version = state.v })
+    for _, r in ipairs(replies) do send(sid, r) end
+  end
   for _, msg in ipairs(msgs) do
     local kind, err = jsonrpc.classify(msg)
     if not kind then

@@ -28,6 +28,9 @@ S.key = key
 function S.create(state, prefixed_ids)
   local sid = core.session_create(json.encode(state), prefixed_ids)
   S.cache[sid] = state
+  if runtime.session_open_listeners[1] then
+    runtime.session_opened(sid, { transport = state.kind, protocol_version = state.v })
+  end
   return sid
 end
 

@@ -13,6 +13,7 @@ local runtime = require "moonwire.runtime"
 local protocol = require "moonwire.mcp.protocol"
 local registry = require "moonwire.mcp.registry"
 local sessions = require "moonwire.mcp.sessions"
+local filters = require "moonwire.filters"
 
 local S = {}
 
@@ -181,6 +182,10 @@ Ex.__index = Ex
 
 -- Progress and (opted-in) logs stream on this very POST response.
 function Ex:emit(msg)
+  if filters.active_out then
+    msg = filters.outgoing(msg, { transport = "stateless", protocol_version = V })
+    if msg == nil then return end
+  end
   if self.mode == "json" then
     self.mode = core.sse_start(self.handle, nil) and "sse" or "gone"
   end
@@ -227,6 +232,14 @@ function Ex:input_required(msg, err)
 end
 
 function Ex:finish(resp)
+  if filters.active_out then
+    resp = filters.outgoing(resp, { transport = "stateless", protocol_version = V }, self.method)
+    if resp == nil then
+      if self.mode == "sse" then core.finish(self.handle)
+      elseif self.mode == "json" then core.respond(self.handle, 202, nil, "") end
+      return
+    end
+  end
   if resp.result then
     local r = resp.result
     r.resultType = r.resultType or "complete"
@@ -327,7 +340,12 @@ function S.deliver(sid, state, msg)
   local params = {}
   for k, v in pairs(msg.params or {}) do params[k] = v end
   params._meta = { [META_SUB] = state.subid }
-  return core.session_send(sid, 0, nil, json.encode(jsonrpc.notification(m, params))) ~= nil
+  local out = jsonrpc.notification(m, params)
+  if filters.active_out then
+    out = filters.outgoing(out, { transport = "stateless", session_id = sid, protocol_version = V })
+    if out == nil then return false end
+  end
+  return core.session_send(sid, 0, nil, json.encode(out)) ~= nil
 end
 
 function S.post(req, handle, msgs, batch)
@@ -342,13 +360,29 @@ function S.post(req, handle, msgs, batch)
   -- Notifications and responses have no session to act on.
   if kind ~= "request" then return core.respond(handle, 202, nil, "") end
   if not validate(req, handle, msg) then return end
+  if filters.active_in then
+    local kept, reply = filters.incoming(msg, { transport = "stateless", protocol_version = V, headers = req.headers })
+    if kept == nil then
+      if reply and filters.active_out then
+        reply = filters.outgoing(reply, { transport = "stateless", protocol_version = V }, msg.method)
+      end
+      if reply == nil then return core.respond(handle, 202, nil, "") end
+      return core.respond(handle, 200, JSON, json.encode(reply))
+    end
+    msg = kept
+  end
 
   local method = msg.method
   if REMOVED[method] then
     return fail(handle, 404, id, METHOD_NOT_FOUND, "Method not found: " .. method .. " (removed in " .. V .. ")")
   end
   if method == "server/discover" then
-    return core.respond(handle, 200, JSON, json.encode(jsonrpc.result(id, discover_result())))
+    local res = jsonrpc.result(id, discover_result())
+    if filters.active_out then
+      res = filters.outgoing(res, { transport = "stateless", protocol_version = V }, method)
+      if res == nil then return core.respond(handle, 202, nil, "") end
+    end
+    return core.respond(handle, 200, JSON, json.encode(res))
   end
   if method == "subscriptions/listen" then return listen(req, handle, msg) end
 

@@ -1,0 +1,108 @@
+// Plugins named by a --config file, end to end: an on_request hook that
+// rejects requests without the configured key, an outgoing filter masking a
+// secret in a tool result as it goes on the wire, a plugin tool in
+// tools/list, and a config error that stops startup with a clear message.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, tmpdir } from './lib/harness.mjs';
+
+const GUARD = `local mw = require "moonwire"
+return {
+  name = "guard", version = "0.1.0", priority = 100,
+  config_schema = {
+    type = "object", required = { "key" },
+    properties = { key = { type = "string" }, mask = { type = "string", default = "***" } },
+  },
+  on_request = function(req, ctx)
+    if req.headers["x-api-key"] ~= ctx.config.key then
+      return { status = 401, json = { error = "missing or wrong X-Api-Key" } }
+    end
+  end,
+  init = function(p, config)
+    p:tool { name = "get_secret", description = "Returns a secret (masked on the way out)",
+             handler = function() return "the secret is hunter2" end }
+    p:filter { direction = "out", methods = { "tools/call" }, handler = function(msg, ctx)
+      for _, c in ipairs(msg.result and msg.result.content or {}) do
+        if c.text then c.text = c.text:gsub("hunter2", ctx.config.mask) end
+      end
+      return msg
+    end }
+  end,
+}
+`;
+
+function setup(pluginsText) {
+  const dir = tmpdir('mw-plugins-');
+  fs.mkdirSync(path.join(dir, 'myplugins'));
+  fs.writeFileSync(path.join(dir, 'myplugins', 'guard.lua'), GUARD);
+  const conf = path.join(dir, 'moonwire.conf.lua');
+  fs.writeFileSync(conf, `plugins = ${pluginsText}\n`);
+  return conf;
+}
+
+const ACCEPT = 'application/json, text/event-stream';
+
+async function rpc(srv, body, { sid, key } = {}) {
+  const headers = { 'Content-Type': 'application/json', Accept: ACCEPT, 'MCP-Protocol-Version': '2025-11-25' };
+  if (sid) headers['Mcp-Session-Id'] = sid;
+  if (key) headers['X-Api-Key'] = key;
+  const res = await fetch(srv.url('/mcp'), { method: 'POST', headers, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { res, text, json: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : null };
+}
+
+describe('plugins from --config', () => {
+  let srv;
+  before(async () => {
+    const conf = setup('{ _paths = { "myplugins" }, guard = { key = "k1" } }');
+    srv = await startServer({ args: ['--config', conf] });
+  });
+  after(async () => { assert.equal((await srv.stop()).code, 0); });
+
+  it('rejects a request without the header with 401, before routing (including /mcp)', async () => {
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+    const r = await rpc(srv, init);
+    assert.equal(r.res.status, 401);
+    assert.deepEqual(r.json, { error: 'missing or wrong X-Api-Key' });
+    const other = await fetch(srv.url('/anything'));
+    assert.equal(other.status, 401);
+    await other.text();
+    // Core endpoints are answered in C and bypass plugins.
+    const health = await fetch(srv.url('/healthz'));
+    assert.equal(health.status, 200);
+    await health.text();
+  });
+
+  it('lists the plugin tool and masks the secret on the wire', async () => {
+    const init = await rpc(srv, { jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }, { key: 'k1' });
+    assert.equal(init.res.status, 200);
+    const sid = init.res.headers.get('mcp-session-id');
+    assert.ok(sid);
+    const n = await rpc(srv, { jsonrpc: '2.0', method: 'notifications/initialized' }, { sid, key: 'k1' });
+    assert.equal(n.res.status, 202);
+
+    const list = await rpc(srv, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { sid, key: 'k1' });
+    assert.equal(list.res.status, 200);
+    assert.ok(list.json.result.tools.some((t) => t.name === 'get_secret'), list.text);
+
+    const call = await rpc(srv, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'get_secret', arguments: {} } },
+      { sid, key: 'k1' });
+    assert.equal(call.res.status, 200);
+    assert.ok(!call.text.includes('hunter2'), call.text);
+    assert.equal(call.json.result.content[0].text, 'the secret is ***');
+  });
+});
+
+describe('plugin config errors', () => {
+  it('stop startup with a message naming plugin, key and expected type', async () => {
+    const conf = setup('{ _paths = { "myplugins" }, guard = { key = 42 } }');
+    const srv = await startServer({ args: ['--config', conf], expectFail: true });
+    const { code } = await srv.exited;
+    assert.notEqual(code, 0);
+    assert.match(srv.stderr, /plugin 'guard': config key 'key': expected string, got number/);
+  });
+});
