@@ -463,6 +463,17 @@ static void push_budgets(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &budget_key);
 }
 
+/* Deadline of the task coroutine being resumed (slice()): coroutines a
+ * handler creates itself inherit the hook but have no entry of their own,
+ * and run on their creator's clock. */
+static uint64_t current_deadline_ns;
+
+static int budget_error(lua_State *L, lua_Debug *ar) {
+  if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+    return luaL_error(L, "%s:%d: exceeded its time budget", ar->short_src, ar->currentline);
+  return luaL_error(L, "exceeded its time budget");
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar) {
   push_budgets(L);
   int is_main = lua_pushthread(L);
@@ -472,10 +483,18 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   lua_Integer deadline = lua_tointegerx(L, -1, &isnum);
   lua_pop(L, 1);
   uint64_t now = uv_hrtime();
-  if (!isnum || (deadline != -1 && now <= (uint64_t)deadline)) {
-    /* Stack: budgets table, thread. Inside a C call that cannot yield (a gsub callback, a sort
-     * comparator) the slice simply runs on: preemption is a courtesy. */
-    if (isnum && !is_main && now > slice_end_ns && lua_isyieldable(L)) {
+  if (!isnum) {
+    lua_pop(L, 2);
+    /* A coroutine of the handler's own: stop it with an error when the task
+     * is out of time; the task itself is then stopped at its next check. */
+    if (!is_main && current_deadline_ns && now > current_deadline_ns) budget_error(L, ar);
+    return;
+  }
+  if (deadline != -1 && now <= (uint64_t)deadline) {
+    /* Stack: budgets table, thread. Inside a C call that cannot yield (a gsub
+     * callback, a sort comparator) the slice simply runs on: preemption is a
+     * courtesy. */
+    if (!is_main && now > slice_end_ns && lua_isyieldable(L)) {
       lua_rawsetp(L, LUA_REGISTRYINDEX, &preempt_key); /* pops the thread */
       lua_pop(L, 1);
       lua_yield(L, 0);
@@ -486,12 +505,18 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   }
   if (is_main) {
     lua_pop(L, 2);
-    luaL_error(L, "exceeded its time budget (HANDLER_TIMEOUT_MS)");
+    budget_error(L, ar);
     return;
   }
   lua_pushinteger(L, -1);
   lua_rawset(L, -3);
   lua_pop(L, 1);
+  /* Inside a non-yieldable C call, raise instead: the error leaves that call
+   * and the next check, in yieldable code, stops the coroutine. */
+  if (!lua_isyieldable(L)) {
+    budget_error(L, ar);
+    return;
+  }
   lua_yield(L, 0);
 }
 
@@ -525,9 +550,17 @@ static int l_budget(lua_State *L) {
   return 0;
 }
 
-/* slice() starts a time slice for the coroutine about to be resumed. */
+/* slice(co) starts a time slice for the task coroutine about to be resumed. */
 static int l_slice(lua_State *L) {
   slice_end_ns = uv_hrtime() + MW_SLICE_NS;
+  current_deadline_ns = 0;
+  if (lua_isthread(L, 1)) {
+    push_budgets(L);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    lua_Integer d = lua_tointeger(L, -1);
+    if (d > 0) current_deadline_ns = (uint64_t)d;
+  }
   return 0;
 }
 

@@ -154,7 +154,7 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
   lua_State *L = lua_newstate(gen_alloc, g);
   if (!L) {
     *err = mw_strdup("cannot create Lua state");
-    mw_free(g);
+    mw_gen_free(g);
     return -EINVAL;
   }
   g->L = L;

@@ -52,7 +52,8 @@ void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c);
  * layer compares what changed and notifies clients. */
 void mw_gen_activate(mw_gen_t *g);
 
-/* Tells the scripts a session is gone ("expired", "deleted", "shutdown"). */
+/* Tells the scripts a session is gone ("expired", or "closed" for an
+ * ephemeral listen session; deletions from Lua notify there). */
 void mw_gen_session_closed(mw_gen_t *g, const char *sid, const char *reason);
 
 /* Directory holding moonwire/runtime.lua: $MOONWIRE_LUA_DIR, else ../lua next

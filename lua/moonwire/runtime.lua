@@ -60,7 +60,7 @@ end
 function M.resume(co, ...)
   local task = tasks[co]
   if not task then return false end
-  core.slice()
+  core.slice(co)
   local ok, xok, err = coroutine.resume(co, ...)
   if not ok then
     finish(co, task, false, xok)
@@ -343,9 +343,14 @@ local function route_request(req, handle)
     local res, err = route.handler(req, ctx)
     if not ctx.streaming then M.send_result(handle, res, err) end
   end, function(err)
-    if type(err) == "table" and err.timeout then
-      core.lua_error(("%s: %s"):format(route.where, err.message))
-      err = { status = 500, message = err.message }
+    -- Blown budgets: the runtime's own, or the core's error raised inside a
+    -- coroutine or C callback of the handler's.
+    local budget = type(err) == "table" and err.timeout and err.message
+      or type(err) == "string" and err:match("exceeded its time budget") and err:match("^[^\n]*")
+    if budget then
+      core.lua_error(("%s: %s"):format(route.where, budget))
+      -- The client learns what happened, not where in our scripts.
+      err = { status = 500, message = budget:gsub("^.-:%d+: ", "") }
     end
     M.handler_error(handle, err, route.where)
   end, route.timeout_ms)

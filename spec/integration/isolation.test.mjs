@@ -12,6 +12,13 @@ mw.route { method = "GET", path = "/spin", timeout_ms = 300, handler = function(
 mw.route { method = "GET", path = "/spin-pcall", timeout_ms = 300, handler = function()
   while true do pcall(function() while true do end end) end
 end }
+mw.route { method = "GET", path = "/spin-coroutine", timeout_ms = 300, handler = function()
+  local f = coroutine.wrap(function() while true do end end)
+  f()
+end }
+mw.route { method = "GET", path = "/spin-sort", timeout_ms = 300, handler = function()
+  table.sort({ 3, 2, 1, 5, 4 }, function(a, b) while true do end end)
+end }
 mw.route { method = "GET", path = "/ok", handler = function() return "ok" end }
 mw.tool { name = "spin", description = "Loops forever", timeout_ms = 300,
   handler = function() local n = 0 while true do n = n + 1 end end }
@@ -60,9 +67,14 @@ describe('handler isolation', () => {
     assert.ok(r.ms < 2000, `stopped in ${r.ms} ms`);
   });
 
-  it('cannot be dodged with pcall', async () => {
-    const r = await fetch(srv.url('/spin-pcall'));
-    assert.equal(r.status, 500);
+  it('cannot be dodged with pcall, a coroutine of its own, or a C callback', async () => {
+    for (const p of ['/spin-pcall', '/spin-coroutine', '/spin-sort']) {
+      const t0 = Date.now();
+      const r = await fetch(srv.url(p));
+      assert.equal(r.status, 500, p);
+      assert.match((await r.json()).error.message, /time budget/, p);
+      assert.ok(Date.now() - t0 < 2000, `${p} stopped in time`);
+    }
   });
 
   it('ends a runaway tool with isError within its budget; a concurrent call succeeds', async () => {

@@ -57,6 +57,7 @@ function R.add_tool(decl)
     return nil, ("'name' %q must be 1-128 characters of A-Z a-z 0-9 _ - . /"):format(decl.name)
   end
   if R.tools[decl.name] then return nil, ("tool '%s' is already defined"):format(decl.name) end
+  if decl.timeout_ms ~= nil and decl.timeout_ms < 1 then return nil, "'timeout_ms' must be >= 1" end
   local input = decl.input_schema and copy(decl.input_schema) or { type = "object" }
   local ok, serr = schema.check(input)
   if not ok then return nil, "input_schema: " .. serr end
