@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "script.h"
@@ -97,6 +98,10 @@ void mw_reload_rescan(mw_reload_t *r) {
   for (size_t i = 0; i < cfg->nscripts; i++)
     watch_tree(r, cfg->scripts[i], 0);
   watch_tree(r, mw_gen_lua_dir(), 0);
+  /* The bundled plugins sit next to the framework (lua/../plugins). */
+  char plugins[4200];
+  snprintf(plugins, sizeof plugins, "%s/../plugins", mw_gen_lua_dir());
+  if (access(plugins, R_OK) == 0) watch_tree(r, plugins, 0);
 }
 
 mw_reload_t *mw_reload_start(mw_server_t *s) {

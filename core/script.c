@@ -331,6 +331,22 @@ void mw_gen_activate(mw_gen_t *g) {
   lua_settop(L, top);
 }
 
+void mw_gen_metrics(mw_gen_t *g, mw_buf_t *b) {
+  lua_State *L = g->L;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, traceback);
+  if (push_runtime_fn(g, "metrics")) {
+    if (lua_pcall(L, 0, 1, top + 1) != LUA_OK) {
+      log_lua_error(g, "metrics failed", lua_tostring(L, -1));
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+      size_t len;
+      const char *text = lua_tolstring(L, -1, &len);
+      mw_buf_append(b, text, len);
+    }
+  }
+  lua_settop(L, top);
+}
+
 void mw_gen_session_closed(mw_gen_t *g, const char *sid, const char *reason) {
   lua_State *L = g->L;
   int top = lua_gettop(L);

@@ -52,6 +52,9 @@ void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c);
  * layer compares what changed and notifies clients. */
 void mw_gen_activate(mw_gen_t *g);
 
+/* Appends the text runtime.metrics() returns (Prometheus format) to `b`. */
+void mw_gen_metrics(mw_gen_t *g, mw_buf_t *b);
+
 /* Tells the scripts a session is gone ("expired", or "closed" for an
  * ephemeral listen session; deletions from Lua notify there). */
 void mw_gen_session_closed(mw_gen_t *g, const char *sid, const char *reason);

@@ -175,6 +175,9 @@ static void metrics(mw_server_t *s, mw_conn_t *c) {
   mw_list_foreach_safe(pos, tmp, &s->gens) lua_mem += mw_container_of(pos, mw_gen_t, link)->mem;
   metric(&b, "moonwire_lua_memory_bytes", "gauge", "Memory held by live script generations.",
          lua_mem);
+  /* Metrics kept by scripts and plugins (tool_metrics): runtime.metrics()
+   * returns Prometheus text appended as is. */
+  if (s->gen) mw_gen_metrics(s->gen, &b);
   mw_kv_t hdrs[] = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
   mw_conn_respond(c, 200, hdrs, 1, b.data, b.len);
   mw_buf_dispose(&b);

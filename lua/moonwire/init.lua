@@ -243,6 +243,13 @@ mw.DROP = require("moonwire.filters").DROP
 --- request this becomes the JSON-RPC error response sent instead of processing it.
 mw.reject = require("moonwire.filters").reject
 
+--- Adds Prometheus text to /metrics: fn() returns lines (with # HELP/# TYPE) or nil.
+--- Registered per generation, like routes.
+function mw.metrics(fn)
+  if type(fn) ~= "function" then error("mw.metrics: expects a function", 2) end
+  table.insert(runtime.metrics_providers, fn)
+end
+
 --- Live counters: connections, streams, sessions, channels, generation, uptime_s.
 function mw.stats() return core.stats() end
 

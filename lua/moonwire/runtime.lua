@@ -420,6 +420,20 @@ function M.cross(name, a, b)
   return res == true
 end
 
+-- Extra Prometheus text for /metrics: each provider returns lines (with
+-- their # HELP / # TYPE) or nil.
+M.metrics_providers = {}
+function M.metrics()
+  local parts = {}
+  for _, fn in ipairs(M.metrics_providers) do
+    local ok, text = xpcall(fn, traceback)
+    if ok and type(text) == "string" then parts[#parts + 1] = text
+    elseif not ok then core.lua_error(tostring(text)) end
+  end
+  if #parts == 0 then return nil end
+  return table.concat(parts)
+end
+
 -- Called by the core once this generation is the one serving requests.
 function M.activate()
   for _, fn in ipairs(M.activate_listeners) do
