@@ -250,6 +250,10 @@ function mw.metrics(fn)
   table.insert(runtime.metrics_providers, fn)
 end
 
+--- The event loop's clock in integer milliseconds (monotonic; for measuring
+--- durations, not wall time).
+function mw.now() return core.now() end
+
 --- Live counters: connections, streams, sessions, channels, generation, uptime_s.
 function mw.stats() return core.stats() end
 

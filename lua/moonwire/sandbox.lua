@@ -77,8 +77,12 @@ local function api_modules()
   for k, v in pairs(mw) do
     if type(v) == "table" and getmetatable(v) == nil and k ~= "DROP" then subs[k] = S.readonly(v, true) end
   end
+  -- Plugins have no other millisecond clock (os.clock is CPU time, os.time
+  -- whole seconds); rate limits and latencies need one. Loop time, monotonic.
+  local core = require "moonwire.core"
+  local now = mw.now or function() return core.now() end
   local view = setmetatable({}, {
-    __index = function(_, k) return subs[k] or mw[k] end,
+    __index = function(_, k) return subs[k] or mw[k] or (k == "now" and now or nil) end,
     __newindex = function(_, k) error(("attempt to modify the moonwire API (key '%s')"):format(tostring(k)), 2) end,
     __pairs = function() return function(_, k) local nk, nv = next(mw, k) return nk, subs[nk] or nv end, nil, nil end,
     __metatable = "read-only",
