@@ -356,14 +356,17 @@ static bool header_ok(const char *s) {
 }
 
 static void put_common_headers(mw_conn_t *c, mw_buf_t *b) {
-  const mw_config_t *cfg = c->server->config;
+  const mw_cors_t *cors = &c->server->cors;
   const char *origin = c->req ? mw_req_header(c->req, "origin") : NULL;
-  if (origin && header_ok(origin)) {
-    bool any = strcmp(cfg->cors_allow_origins, "*") == 0;
-    if (any || mw_http_list_has(cfg->cors_allow_origins, origin)) {
+  if (origin && header_ok(origin) && cors->origins) {
+    /* Credentials require the origin itself, never "*". */
+    bool any = strcmp(cors->origins, "*") == 0 && !cors->credentials;
+    if (any || strcmp(cors->origins, "*") == 0 || mw_http_list_has(cors->origins, origin)) {
       mw_buf_printf(b, "Access-Control-Allow-Origin: %s\r\n", any ? "*" : origin);
       if (!any) mw_buf_puts(b, "Vary: Origin\r\n");
-      mw_buf_puts(b, "Access-Control-Expose-Headers: Mcp-Session-Id, MCP-Protocol-Version\r\n");
+      if (cors->credentials) mw_buf_puts(b, "Access-Control-Allow-Credentials: true\r\n");
+      if (cors->expose && *cors->expose)
+        mw_buf_printf(b, "Access-Control-Expose-Headers: %s\r\n", cors->expose);
     }
   }
 }

@@ -884,6 +884,40 @@ void mw_luacore_cancel_jobs(mw_gen_t *g) {
   }
 }
 
+/* ---- CORS policy ------------------------------------------------------ */
+
+static char *opt_header_string(lua_State *L, int t, const char *key) {
+  lua_getfield(L, t, key);
+  char *v = NULL;
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, -1);
+    if (!strpbrk(s, "\r\n")) v = mw_strdup(s);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* set_cors({ origins, methods, headers, expose, max_age, credentials }) sets
+ * the policy the core applies; set_cors() restores the defaults. */
+static int l_set_cors(lua_State *L) {
+  mw_server_t *s = server_of(L);
+  mw_cors_defaults(&s->cors, s->config);
+  if (!lua_istable(L, 1)) return 0;
+  char *v;
+  if ((v = opt_header_string(L, 1, "origins"))) mw_free(s->cors.origins), s->cors.origins = v;
+  if ((v = opt_header_string(L, 1, "methods"))) mw_free(s->cors.methods), s->cors.methods = v;
+  if ((v = opt_header_string(L, 1, "headers"))) s->cors.headers = v;
+  if ((v = opt_header_string(L, 1, "expose"))) mw_free(s->cors.expose), s->cors.expose = v;
+  lua_getfield(L, 1, "max_age");
+  if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 && lua_tointeger(L, -1) <= 86400 * 365)
+    s->cors.max_age_s = (unsigned)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "credentials");
+  s->cors.credentials = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return 0;
+}
+
 /* ---- other generations ------------------------------------------------ */
 
 /* forward(name, a, b) calls runtime.cross(name, a, b) in every other live
@@ -1053,6 +1087,7 @@ int mw_luacore_open(lua_State *L) {
       {"slice", l_slice},
       {"preempted", l_preempted},
       {"forward", l_forward},
+      {"set_cors", l_set_cors},
       {"exec", l_exec},
       {"http_request", l_http_request},
       {"sign", l_sign},

@@ -250,16 +250,40 @@ static const char *check_host_origin(mw_server_t *s, mw_req_t *r) {
   return NULL;
 }
 
+#define MW_CORS_HEADERS                                                                            \
+  "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, "     \
+  "Mcp-Method, Mcp-Name"
+
+void mw_cors_defaults(mw_cors_t *c, const mw_config_t *config) {
+  mw_cors_dispose(c);
+  c->origins = mw_strdup(config->cors_allow_origins);
+  c->methods = mw_strdup("GET, POST, DELETE, OPTIONS");
+  c->headers = NULL;
+  c->expose = mw_strdup("Mcp-Session-Id, MCP-Protocol-Version");
+  c->max_age_s = 86400;
+  c->credentials = false;
+}
+
+void mw_cors_dispose(mw_cors_t *c) {
+  mw_free(c->origins);
+  mw_free(c->methods);
+  mw_free(c->headers);
+  mw_free(c->expose);
+  memset(c, 0, sizeof *c);
+}
+
 static void preflight(mw_server_t *s, mw_conn_t *c) {
+  const mw_cors_t *cors = &s->cors;
   const char *req_headers = mw_req_header(c->req, "access-control-request-headers");
+  char max_age[16];
+  snprintf(max_age, sizeof max_age, "%u", cors->max_age_s);
   mw_kv_t hdrs[] = {
-      {"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
-      {"Access-Control-Allow-Headers",
-       req_headers && !strpbrk(req_headers, "\r\n")
-           ? req_headers
-           : "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
-             "Last-Event-ID"},
-      {"Access-Control-Max-Age", "86400"},
+      {"Access-Control-Allow-Methods", cors->methods},
+      {"Access-Control-Allow-Headers", cors->headers ? cors->headers
+                                       : req_headers && !strpbrk(req_headers, "\r\n")
+                                           ? req_headers
+                                           : MW_CORS_HEADERS},
+      {"Access-Control-Max-Age", max_age},
   };
   mw_conn_respond(c, 204, hdrs, MW_ARRAY_SIZE(hdrs), NULL, 0);
 }
@@ -393,6 +417,7 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
   s->log_limits.max_bytes = cfg->buffer_bytes;
   s->log_limits.ttl_ms = (uint64_t)cfg->buffer_ttl_s * 1000;
   mw_conn_parser_settings(&s->parser_settings);
+  mw_cors_defaults(&s->cors, cfg);
   uint64_t seed;
   mw_random_bytes(&seed, sizeof seed);
   mw_hmap_init(&s->sessions, seed);
@@ -545,6 +570,7 @@ void mw_server_shutdown(mw_server_t *s) {
 }
 
 void mw_server_dispose(mw_server_t *s) {
+  mw_cors_dispose(&s->cors);
   mw_free(s->read_buf);
   mw_free(s->reload_error);
   mw_hmap_dispose(&s->sessions);

@@ -20,6 +20,21 @@ typedef struct mw_session mw_session_t;
 typedef struct mw_channel mw_channel_t;
 typedef struct mw_reload mw_reload_t;
 
+/* CORS policy: CORS_ALLOW_ORIGINS and built-in defaults, unless the cors
+ * plugin set its own (mw.cors). Strings are owned. */
+typedef struct mw_cors {
+  char *origins;      /* comma list or "*" */
+  char *methods;      /* Access-Control-Allow-Methods */
+  char *headers;      /* Access-Control-Allow-Headers; NULL = echo the request's */
+  char *expose;       /* Access-Control-Expose-Headers */
+  unsigned max_age_s; /* Access-Control-Max-Age */
+  bool credentials;   /* Access-Control-Allow-Credentials: true (never with "*") */
+} mw_cors_t;
+
+/* Resets `c` to the defaults from `config`. */
+void mw_cors_defaults(mw_cors_t *c, const mw_config_t *config);
+void mw_cors_dispose(mw_cors_t *c);
+
 typedef struct mw_metrics {
   uint64_t connections_accepted;
   uint64_t connections_rejected; /* over MAX_CONNECTIONS */
@@ -56,6 +71,7 @@ struct mw_server {
   mw_hmap_t channels;        /* name -> mw_channel_t (owned through this map) */
   mw_hmap_t shared;          /* key -> mw_shared_entry_t (owned through this map) */
   mw_eventlog_limits_t log_limits;
+  mw_cors_t cors;
   llhttp_settings_t parser_settings;
   char *read_buf;       /* owned; shared by all reads: parsing is synchronous */
   mw_gen_t *gen;        /* current Lua generation; holds one reference */

@@ -250,6 +250,20 @@ function mw.metrics(fn)
   table.insert(runtime.metrics_providers, fn)
 end
 
+--- Sets the CORS policy the core applies to every response and preflight of
+--- this generation (used by the cors plugin): { origins = "*" | "https://a, https://b",
+--- methods, headers, expose, max_age (seconds), credentials (boolean) }.
+function mw.cors(policy)
+  if type(policy) ~= "table" then error("mw.cors: expects a table", 2) end
+  for k, v in pairs(policy) do
+    local want = ({ origins = "string", methods = "string", headers = "string", expose = "string",
+                    max_age = "number", credentials = "boolean" })[k]
+    if not want then error(("mw.cors: unknown key '%s'"):format(tostring(k)), 2) end
+    if type(v) ~= want then error(("mw.cors: '%s' must be a %s"):format(k, want), 2) end
+  end
+  runtime.cors = policy
+end
+
 --- The event loop's clock in integer milliseconds (monotonic; for measuring
 --- durations, not wall time).
 function mw.now() return core.now() end

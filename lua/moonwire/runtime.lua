@@ -436,6 +436,9 @@ end
 
 -- Called by the core once this generation is the one serving requests.
 function M.activate()
+  -- The CORS policy follows the generation: a reload that drops the cors
+  -- plugin returns to CORS_ALLOW_ORIGINS and the defaults.
+  core.set_cors(M.cors)
   for _, fn in ipairs(M.activate_listeners) do
     local ok, err = xpcall(fn, traceback)
     if not ok then core.lua_error(tostring(err)) end

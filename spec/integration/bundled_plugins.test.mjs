@@ -164,3 +164,51 @@ describe('bundled plugins: rate_limit', () => {
     assert.equal(r.json.error.code, -32029);
   });
 });
+
+describe('cors plugin', () => {
+  let srv, dir, conf;
+  const policy = `{ _paths = { ${PLUGINS} }, cors = { origins = { "http://localhost:5173" },
+    methods = { "GET", "POST" }, headers = { "Content-Type", "X-Custom" }, expose = { "Mcp-Session-Id", "X-Trace" },
+    max_age = 600, credentials = true } }`;
+  before(async () => {
+    dir = scriptsDir({ 'app.lua': 'local mw = require "moonwire"\nmw.route { path = "/hello", handler = function() return "hi" end }\n' });
+    conf = config(policy);
+    srv = await startServer({ scripts: [dir], args: ['--config', conf] });
+  });
+  after(async () => { assert.equal((await srv.stop()).code, 0); });
+
+  it('answers preflights and responses with the configured policy', async () => {
+    const pre = await fetch(srv.url('/hello'), { method: 'OPTIONS',
+      headers: { Origin: 'http://localhost:5173', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'x-other' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-methods'), 'GET, POST');
+    assert.equal(pre.headers.get('access-control-allow-headers'), 'Content-Type, X-Custom');
+    assert.equal(pre.headers.get('access-control-max-age'), '600');
+    const res = await fetch(srv.url('/hello'), { headers: { Origin: 'http://localhost:5173' } });
+    assert.equal(res.headers.get('access-control-allow-origin'), 'http://localhost:5173');
+    assert.equal(res.headers.get('access-control-allow-credentials'), 'true');
+    assert.equal(res.headers.get('access-control-expose-headers'), 'Mcp-Session-Id, X-Trace');
+    const other = await fetch(srv.url('/hello'), { headers: { Origin: 'http://localhost:9999' } });
+    assert.equal(other.headers.get('access-control-allow-origin'), null, 'origin not in the list gets no CORS grant');
+  });
+
+  it('returns to the defaults when the plugin is removed and the server reloads', async () => {
+    fs.writeFileSync(conf, `plugins = { _paths = { ${PLUGINS} } }\n`);
+    srv.child.kill('SIGHUP');
+    const t0 = Date.now();
+    for (;;) {
+      const res = await fetch(srv.url('/hello'), { headers: { Origin: 'http://localhost:9999' } });
+      if (res.headers.get('access-control-allow-origin') === '*') break;
+      assert.ok(Date.now() - t0 < 2000, 'defaults restored');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  it('refuses credentials with a wildcard origin at startup', async () => {
+    const bad = config(`{ _paths = { ${PLUGINS} }, cors = { credentials = true } }`);
+    const s = await startServer({ scripts: [dir], args: ['--config', bad], expectFail: true });
+    const res = await s.exited;
+    assert.notEqual(res.code, 0);
+    assert.match(s.stderr, /credentials = true needs explicit origins/);
+  });
+});
