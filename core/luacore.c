@@ -11,6 +11,7 @@
 
 #include "channel.h"
 #include "exec.h"
+#include "reload.h"
 #include "httpc.h"
 #include "log.h"
 #include "session.h"
@@ -884,6 +885,12 @@ void mw_luacore_cancel_jobs(mw_gen_t *g) {
   }
 }
 
+/* watch(dir): hot-reload when files under `dir` change. */
+static int l_watch(lua_State *L) {
+  mw_reload_watch(server_of(L)->reload, luaL_checkstring(L, 1));
+  return 0;
+}
+
 /* ---- CORS policy ------------------------------------------------------ */
 
 static char *opt_header_string(lua_State *L, int t, const char *key) {
@@ -1088,6 +1095,7 @@ int mw_luacore_open(lua_State *L) {
       {"preempted", l_preempted},
       {"forward", l_forward},
       {"set_cors", l_set_cors},
+      {"watch", l_watch},
       {"exec", l_exec},
       {"http_request", l_http_request},
       {"sign", l_sign},

@@ -93,6 +93,11 @@ static void watch_tree(mw_reload_t *r, const char *dir, int depth) {
   closedir(d);
 }
 
+void mw_reload_watch(mw_reload_t *r, const char *dir) {
+  struct stat st;
+  if (r && !r->stopping && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) watch_tree(r, dir, 0);
+}
+
 void mw_reload_rescan(mw_reload_t *r) {
   const mw_config_t *cfg = r->server->config;
   for (size_t i = 0; i < cfg->nscripts; i++)

@@ -12,6 +12,10 @@
  * cannot be watched are logged and skipped. */
 mw_reload_t *mw_reload_start(mw_server_t *s);
 
+/* Also watches `dir` and its subdirectories (plugin paths, the config
+ * file's directory). Missing directories are ignored. */
+void mw_reload_watch(mw_reload_t *r, const char *dir);
+
 /* Re-scans directories (a reload may have added some). */
 void mw_reload_rescan(mw_reload_t *r);
 

@@ -452,6 +452,9 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
   uv_signal_init(loop, &s->sig_hup);
   s->sig_int.data = s->sig_term.data = s->sig_hup.data = s;
 
+  /* Watching starts first: loading the scripts may add directories (plugin
+   * paths) to watch. */
+  s->reload = mw_reload_start(s);
   if (mw_server_reload(s, "startup") < 0) return -EINVAL;
 
   struct sockaddr_storage addr;
@@ -479,7 +482,6 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
   uv_signal_start(&s->sig_int, on_signal, SIGINT);
   uv_signal_start(&s->sig_term, on_signal, SIGTERM);
   uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
-  s->reload = mw_reload_start(s);
   mw_log(MW_LOG_INFO, "listening", 3, "host", cfg->host, "port", ports, "version", MW_VERSION);
   return 0;
 }

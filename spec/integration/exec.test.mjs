@@ -1,5 +1,5 @@
 // mw.exec: subprocesses that never block the loop — a slow child runs while
-// a stream's heartbeats keep their cadence; output, exit status, stdin,
+// a stream's heartbeats keep their cadence (called from MCP tools); output, exit status, stdin,
 // timeouts and output caps are reported.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,6 +7,8 @@ import { startServer, scriptsDir, openStream, closeStream, waitFor } from './lib
 
 const APP = `local mw = require "moonwire"
 mw.route { path = "/events", channel = "ch" }
+mw.tool { name = "run", description = "Runs argv", input_schema = { type = "object", properties = { argv = { type = "array", items = { type = "string" } } } },
+  handler = function(args) local r = mw.exec { argv = args.argv } return ("status %d"):format(r.status) end }
 mw.route { method = "POST", path = "/run", handler = function(req)
   local opts = mw.json.decode(req.body)
   local r, err = mw.exec(opts)
@@ -14,6 +16,17 @@ mw.route { method = "POST", path = "/run", handler = function(req)
   return { json = r }
 end }
 `;
+
+// A tools/call over a fresh 2025-11-25 session; resolves to the result.
+async function callTool(srv, name, args) {
+  const H = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+  const init = await fetch(srv.url('/mcp'), { method: 'POST', headers: H, body: JSON.stringify({ jsonrpc: '2.0', id: 1,
+    method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+  await init.text();
+  const res = await fetch(srv.url('/mcp'), { method: 'POST', headers: { ...H, 'Mcp-Session-Id': init.headers.get('mcp-session-id') },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: args } }) });
+  return (await res.json()).result;
+}
 
 describe('mw.exec', () => {
   let srv;
@@ -50,13 +63,13 @@ describe('mw.exec', () => {
     assert.match(r.json.error, /no such file/i);
   });
 
-  it('does not block heartbeats while a child runs', async () => {
+  it('does not block heartbeats while a tool waits for a child', async () => {
     const st = await openStream(srv.port, '/events');
-    const p = run({ argv: ['sleep', '2.5'] });
+    const p = callTool(srv, 'run', { argv: ['sleep', '2.5'] });
     await waitFor(st, () => st.comments.length >= 2, 4000);
     const gap = st.comments[1] - st.comments[0];
     assert.ok(Math.abs(gap - 1000) <= 100, `heartbeat gap ${gap} ms during exec`);
-    assert.equal((await p).json.status, 0);
+    assert.equal((await p).content[0].text, 'status 0');
     closeStream(st);
   });
 });
@@ -71,6 +84,8 @@ mw.route { method = "POST", path = "/fetch", handler = function(req)
   return { json = { status = r.status, body = r.body, ctype = r.headers["content-type"], x = r.headers["x-test"] } }
 end }
 mw.route { path = "/events", channel = "ch" }
+mw.tool { name = "fetch", description = "GETs a URL", input_schema = { type = "object", properties = { url = { type = "string" } } },
+  handler = function(args) local r, err = mw.http.request { url = args.url } if not r then return nil, err end return r.body end }
 `;
   before(async () => {
     const http = await import('node:http');
@@ -115,13 +130,13 @@ mw.route { path = "/events", channel = "ch" }
     assert.match((await fetchVia({ url: 'https://example.com/' })).json.error, /https/);
   });
 
-  it('does not block heartbeats while waiting for the upstream', async () => {
+  it('does not block heartbeats while a tool waits for the upstream', async () => {
     const st = await openStream(srv.port, '/events');
-    const p = fetchVia({ url: `${base()}/slow`, timeout_ms: 5000 });
+    const p = callTool(srv, 'fetch', { url: `${base()}/slow` });
     await waitFor(st, () => st.comments.length >= 2, 4000);
     const gap = st.comments[1] - st.comments[0];
     assert.ok(Math.abs(gap - 1000) <= 100, `heartbeat gap ${gap} ms during the request`);
-    assert.equal((await p).json.body, 'late');
+    assert.equal((await p).content[0].text, 'late');
     closeStream(st);
   });
 });

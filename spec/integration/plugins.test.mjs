@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, tmpdir } from './lib/harness.mjs';
+import { startServer, tmpdir, scriptsDir, openStream, closeStream, waitFor } from './lib/harness.mjs';
 
 const GUARD = `local mw = require "moonwire"
 return {
@@ -104,5 +104,35 @@ describe('plugin config errors', () => {
     const { code } = await srv.exited;
     assert.notEqual(code, 0);
     assert.match(srv.stderr, /plugin 'guard': config key 'key': expected string, got number/);
+  });
+});
+
+describe('plugin hot reload', () => {
+  it('a tool added to a plugin file reaches connected sessions as tools/list_changed', async () => {
+    const pdir = tmpdir('mw-plugins-');
+    const src = (extra) => `return { name = "grow", version = "1", priority = 1,
+  init = function(p, config)
+    p:tool { name = "one", description = "First", handler = function() return "1" end }
+    ${extra}
+  end }`;
+    fs.writeFileSync(path.join(pdir, 'grow.lua'), src(''));
+    const confDir = tmpdir('mw-conf-');
+    const conf = path.join(confDir, 'moonwire.conf.lua');
+    fs.writeFileSync(conf, `plugins = { _paths = { ${JSON.stringify(pdir)} }, grow = true }\n`);
+    const srv = await startServer({ scripts: [scriptsDir({ 'empty.lua': '-- nothing\n' })], args: ['--config', conf] });
+    const H = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+    const init = await fetch(srv.url('/mcp'), { method: 'POST', headers: H, body: JSON.stringify({ jsonrpc: '2.0', id: 1,
+      method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+    await init.text();
+    const sid = init.headers.get('mcp-session-id');
+    const st = await openStream(srv.port, '/mcp', { 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' });
+    fs.writeFileSync(path.join(pdir, 'grow.lua'), src('p:tool { name = "two", description = "Second", handler = function() return "2" end }'));
+    await waitFor(st, () => st.events.some((e) => e.data && JSON.parse(e.data).method === 'notifications/tools/list_changed'), 3000);
+    const list = await fetch(srv.url('/mcp'), { method: 'POST', headers: { ...H, 'Mcp-Session-Id': sid },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    const names = (await list.json()).result.tools.map((t) => t.name);
+    assert.deepEqual(names.sort(), ['one', 'two']);
+    closeStream(st);
+    assert.equal((await srv.stop()).code, 0);
   });
 });
