@@ -551,6 +551,16 @@ static int l_budget(lua_State *L) {
   return 0;
 }
 
+/* guard(ms) arms a budget on the calling thread itself (code the framework
+ * runs outside any task coroutine: message filters, session listeners);
+ * guard(0) disarms it. Past it the running Lua code raises an error. */
+static int l_guard(lua_State *L) {
+  lua_Integer ms = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, ms >= 0 && ms <= UINT32_MAX, 1, "budget out of range");
+  mw_luacore_budget_main(L, (uint32_t)ms);
+  return 0;
+}
+
 /* slice(co) starts a time slice for the task coroutine about to be resumed. */
 static int l_slice(lua_State *L) {
   slice_end_ns = uv_hrtime() + MW_SLICE_NS;
@@ -1092,6 +1102,7 @@ int mw_luacore_open(lua_State *L) {
       {"budget", l_budget},
       {"expired", l_expired},
       {"slice", l_slice},
+      {"guard", l_guard},
       {"preempted", l_preempted},
       {"forward", l_forward},
       {"set_cors", l_set_cors},

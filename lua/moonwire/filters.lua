@@ -44,9 +44,15 @@ function F.add(filter)
   F.active_in, F.active_out = #F.ins > 0, #F.outs > 0
 end
 
+local FILTER_BUDGET_MS = 1000
+
 local function call(f, msg, ctx)
   ctx.config, ctx.plugin = f.config, f.plugin
+  -- Outside a task coroutine nothing else would stop a runaway filter.
+  local guarded = not coroutine.isyieldable()
+  if guarded then core.guard(FILTER_BUDGET_MS) end
   local ok, r = xpcall(f.handler, debug.traceback, msg, ctx)
+  if guarded then core.guard(0) end
   if not ok then
     core.lua_error(("plugin %s: %s filter failed: %s"):format(f.plugin, f.direction, tostring(r)))
     -- Fail closed: a broken filter (an auth check, say) must not wave messages through.

@@ -446,8 +446,12 @@ function M.activate()
 end
 
 function M.session_closed(sid, reason)
+  -- Listeners run outside any task: a guard stops one that never returns.
+  local guarded = not coroutine.isyieldable()
   for _, fn in ipairs(M.session_listeners) do
+    if guarded then core.guard(M.handler_timeout_ms) end
     local ok, err = xpcall(fn, traceback, sid, reason)
+    if guarded then core.guard(0) end
     if not ok then core.lua_error(tostring(err)) end
   end
 end

@@ -136,3 +136,29 @@ describe('plugin hot reload', () => {
     assert.equal((await srv.stop()).code, 0);
   });
 });
+
+describe('runaway plugin code', () => {
+  it('an incoming filter that never returns fails that message only', async () => {
+    const pdir = tmpdir('mw-plugins-');
+    fs.writeFileSync(path.join(pdir, 'spin.lua'), `return { name = "spin", version = "1", priority = 1,
+  init = function(p) p:filter { direction = "in", methods = { "tools/list" }, handler = function() while true do end end } end }`);
+    const conf = path.join(tmpdir('mw-conf-'), 'moonwire.conf.lua');
+    fs.writeFileSync(conf, `plugins = { _paths = { ${JSON.stringify(pdir)} }, spin = true }\n`);
+    const srv = await startServer({ scripts: [scriptsDir({ 'empty.lua': '-- nothing\n' })], args: ['--config', conf] });
+    const H = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+    const init = await fetch(srv.url('/mcp'), { method: 'POST', headers: H, body: JSON.stringify({ jsonrpc: '2.0', id: 1,
+      method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+    await init.text();
+    const sid = init.headers.get('mcp-session-id');
+    const t0 = Date.now();
+    const res = await fetch(srv.url('/mcp'), { method: 'POST', headers: { ...H, 'Mcp-Session-Id': sid },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    const body = await res.json();
+    assert.equal(body.error.code, -32603);
+    assert.ok(Date.now() - t0 < 5000, 'stopped by the filter budget');
+    const ping = await fetch(srv.url('/mcp'), { method: 'POST', headers: { ...H, 'Mcp-Session-Id': sid },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' }) });
+    assert.deepEqual((await ping.json()).result, {});
+    assert.equal((await srv.stop()).code, 0);
+  });
+});

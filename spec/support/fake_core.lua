@@ -46,6 +46,7 @@ function M.install()
   function core.budget(co, ms) core.budgets[co] = ms end
   function core.expired() return false end
   function core.slice() end
+  function core.guard() end
   function core.set_cors(p) core.cors = p end
   function core.forward() return false end
   function core.preempted() return false end
