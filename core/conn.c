@@ -381,6 +381,7 @@ void mw_conn_respond(mw_conn_t *c, int status, const mw_kv_t *hdrs, size_t nhdrs
   if (c->state != MW_CONN_BUSY) return;
   mw_server_t *s = c->server;
   if (status >= 100 && status < 600) s->metrics.requests[status / 100]++;
+  if (s->access_hook) mw_server_record_access(s, c, status);
   bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
   mw_buf_t b = {0};
   mw_buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, mw_http_reason(status));
@@ -407,6 +408,7 @@ int mw_conn_sse_start(mw_conn_t *c, const mw_kv_t *hdrs, size_t nhdrs) {
   if (c->state != MW_CONN_BUSY) return -EINVAL;
   mw_server_t *s = c->server;
   s->metrics.requests[2]++;
+  if (s->access_hook) mw_server_record_access(s, c, 200);
   c->chunked = !(c->req && c->req->http10);
   if (!c->chunked) c->keep_alive = false;
   mw_buf_t b = {0};
@@ -513,6 +515,7 @@ static int fail(llhttp_t *p, int status) {
 
 static int on_message_begin(llhttp_t *p) {
   mw_conn_t *c = conn_of(p);
+  c->req_start_ms = mw_server_now(c->server);
   mw_tlist_touch(&c->server->head_list, &c->tnode);
   return 0;
 }

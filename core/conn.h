@@ -48,6 +48,7 @@ struct mw_conn {
   mw_gen_t *gen;            /* reference held while a Lua handler owes the response */
   mw_lhandle_t *lua_handle; /* borrowed; the Lua userdata pointing here, or NULL */
   uint64_t replay_after;    /* while replaying: seq of the last event sent */
+  uint64_t req_start_ms;    /* loop time the current request began (access records) */
   union {
     struct {
       mw_session_t *session; /* borrowed; the session detaches us before it is freed */

@@ -895,6 +895,12 @@ void mw_luacore_cancel_jobs(mw_gen_t *g) {
   }
 }
 
+/* access_hook(on): record every response for runtime.access (on_response). */
+static int l_access_hook(lua_State *L) {
+  server_of(L)->access_hook = lua_toboolean(L, 1);
+  return 0;
+}
+
 /* watch(dir): hot-reload when files under `dir` change. */
 static int l_watch(lua_State *L) {
   mw_reload_watch(server_of(L)->reload, luaL_checkstring(L, 1));
@@ -1107,6 +1113,7 @@ int mw_luacore_open(lua_State *L) {
       {"forward", l_forward},
       {"set_cors", l_set_cors},
       {"watch", l_watch},
+      {"access_hook", l_access_hook},
       {"exec", l_exec},
       {"http_request", l_http_request},
       {"sign", l_sign},

@@ -331,6 +331,39 @@ void mw_gen_activate(mw_gen_t *g) {
   lua_settop(L, top);
 }
 
+void mw_gen_access(mw_gen_t *g, mw_list_t *batch) {
+  lua_State *L = g->L;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, traceback);
+  if (push_runtime_fn(g, "access")) {
+    lua_newtable(L);
+    lua_Integer i = 0;
+    mw_list_t *pos, *tmp;
+    mw_list_foreach_safe(pos, tmp, batch) {
+      mw_access_t *a = mw_container_of(pos, mw_access_t, link);
+      lua_createtable(L, 0, 6);
+      lua_pushstring(L, a->method);
+      lua_setfield(L, -2, "method");
+      lua_pushstring(L, a->url);
+      lua_setfield(L, -2, "url");
+      lua_pushinteger(L, a->status);
+      lua_setfield(L, -2, "status");
+      lua_pushinteger(L, (lua_Integer)a->duration_ms);
+      lua_setfield(L, -2, "duration_ms");
+      lua_pushstring(L, a->remote);
+      lua_setfield(L, -2, "remote_addr");
+      if (a->session) {
+        lua_pushstring(L, a->session);
+        lua_setfield(L, -2, "session_id");
+      }
+      lua_rawseti(L, -2, ++i);
+    }
+    if (lua_pcall(L, 1, 0, top + 1) != LUA_OK)
+      log_lua_error(g, "access hook failed", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+}
+
 void mw_gen_metrics(mw_gen_t *g, mw_buf_t *b) {
   lua_State *L = g->L;
   int top = lua_gettop(L);

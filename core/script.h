@@ -52,6 +52,9 @@ void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c);
  * layer compares what changed and notifies clients. */
 void mw_gen_activate(mw_gen_t *g);
 
+/* Hands a batch of mw_access_t to runtime.access(records). */
+void mw_gen_access(mw_gen_t *g, mw_list_t *batch);
+
 /* Appends the text runtime.metrics() returns (Prometheus format) to `b`. */
 void mw_gen_metrics(mw_gen_t *g, mw_buf_t *b);
 

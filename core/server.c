@@ -73,6 +73,50 @@ void mw_server_queue_input(mw_server_t *s, mw_conn_t *c) {
   uv_idle_start(&s->ready_idle, on_ready_idle);
 }
 
+/* ---- access records ---------------------------------------------------- */
+
+static void access_flush(mw_server_t *s, void *arg) {
+  s->access_flush_queued = false;
+  if (mw_list_empty(&s->access)) return;
+  mw_list_t batch = s->access; /* take the list over: re-point its ends at the copy */
+  batch.next->prev = &batch;
+  batch.prev->next = &batch;
+  mw_list_init(&s->access);
+  if (s->gen) mw_gen_access(s->gen, &batch);
+  while (!mw_list_empty(&batch)) {
+    mw_access_t *a = mw_container_of(batch.next, mw_access_t, link);
+    mw_list_remove(&a->link);
+    mw_free(a->url);
+    mw_free(a->session);
+    mw_free(a);
+  }
+}
+
+void mw_server_record_access(mw_server_t *s, mw_conn_t *c, int status) {
+  mw_req_t *r = c->req;
+  if (!r || !r->url_len || s->closed) return; /* nothing parsed enough to name it */
+  mw_access_t *a = mw_calloc(1, sizeof *a);
+  a->method = llhttp_method_name((llhttp_method_t)r->method);
+  a->url = mw_strdup(mw_req_url(r));
+  const char *sid = mw_req_header(r, "mcp-session-id");
+  a->session = sid ? mw_strdup(sid) : NULL;
+  a->status = status;
+  a->duration_ms = mw_server_now(s) - c->req_start_ms;
+  struct sockaddr_storage sa;
+  int len = sizeof sa;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0) {
+    if (sa.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&sa, a->remote, sizeof a->remote);
+    else
+      uv_ip4_name((struct sockaddr_in *)&sa, a->remote, sizeof a->remote);
+  }
+  mw_list_push_back(&s->access, &a->link);
+  if (!s->access_flush_queued) {
+    s->access_flush_queued = true;
+    mw_server_defer(s, access_flush, NULL);
+  }
+}
+
 /* ---- responses -------------------------------------------------------- */
 
 static void json_escape(mw_buf_t *b, const char *s) {
@@ -412,6 +456,7 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
   mw_list_init(&s->ready);
   mw_list_init(&s->deferred);
   mw_list_init(&s->gens);
+  mw_list_init(&s->access);
   s->read_buf = mw_malloc(MW_READ_BUF_SIZE);
   s->log_limits.max_events = cfg->buffer_size;
   s->log_limits.max_bytes = cfg->buffer_bytes;
@@ -492,6 +537,8 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
 static void final_close(mw_server_t *s, void *arg) {
   while (!mw_list_empty(&s->gens))
     mw_gen_free(mw_container_of(s->gens.next, mw_gen_t, link));
+  s->access_hook = false;
+  access_flush(s, NULL); /* no generation left: just frees the records */
   /* Work queued meanwhile would touch what was just freed: drop it. */
   while (!mw_list_empty(&s->deferred)) {
     mw_deferred_t *d = mw_container_of(s->deferred.next, mw_deferred_t, link);

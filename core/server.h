@@ -73,9 +73,12 @@ struct mw_server {
   mw_eventlog_limits_t log_limits;
   mw_cors_t cors;
   llhttp_settings_t parser_settings;
-  char *read_buf;       /* owned; shared by all reads: parsing is synchronous */
-  mw_gen_t *gen;        /* current Lua generation; holds one reference */
-  mw_list_t gens;       /* every generation not yet freed (current and retired) */
+  char *read_buf;   /* owned; shared by all reads: parsing is synchronous */
+  mw_gen_t *gen;    /* current Lua generation; holds one reference */
+  mw_list_t gens;   /* every generation not yet freed (current and retired) */
+  bool access_hook; /* a plugin wants a record of every response (on_response) */
+  mw_list_t access; /* mw_access_t waiting to be handed to Lua */
+  bool access_flush_queued;
   uint32_t gen_seq;     /* id of the newest generation built */
   char *reload_error;   /* owned; message of the last failed reload, NULL after success */
   mw_reload_t *reload;  /* owned */
@@ -130,6 +133,20 @@ typedef struct mw_deferred {
 void mw_server_defer(mw_server_t *s, void (*fn)(mw_server_t *s, void *arg), void *arg);
 /* Queues `c` for mw_conn_process_input from the loop. */
 void mw_server_queue_input(mw_server_t *s, mw_conn_t *c);
+
+/* One answered request, for on_response hooks (access logs, metrics):
+ * recorded by the connection, handed to Lua in batches from the loop. */
+typedef struct mw_access {
+  mw_list_t link;
+  const char *method; /* static (llhttp) */
+  char *url;          /* owned */
+  char *session;      /* owned; Mcp-Session-Id or NULL */
+  char remote[48];
+  int status;
+  uint64_t duration_ms;
+} mw_access_t;
+
+void mw_server_record_access(mw_server_t *s, mw_conn_t *c, int status);
 
 /* Current loop time in ms. */
 static inline uint64_t mw_server_now(const mw_server_t *s) {

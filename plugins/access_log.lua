@@ -1,7 +1,9 @@
--- access_log: one JSON line per request the Lua side routes, to the server
--- log (mw.log at info, message "access") or appended to a file. It runs as an
--- on_request hook, before the request is answered: the status and duration
--- are not observable there and are not logged. See docs/plugins.md.
+-- access_log: one JSON line per answered request — method, path, status,
+-- duration, client, session — to the server log (mw.log at info, message
+-- "access") or appended to a file. It is an on_response hook: the core
+-- records every response (its own endpoints and rejections included) and
+-- hands them over in batches from the loop, off the request's path.
+-- See docs/plugins.md.
 local mw = require "moonwire"
 local json = require "moonwire.json"
 
@@ -34,21 +36,22 @@ return {
     end
   end,
 
-  on_request = function(req)
+  on_response = function(r)
+    local path, query = r.url:match("^([^?]*)%??(.*)$")
     local entry = {
       time = os.date("!%Y-%m-%dT%H:%M:%SZ"),
-      method = req.method,
-      path = req.path,
-      query = req.query ~= "" and req.query or nil,
-      remote_addr = req.remote_addr,
-      session_id = req.headers["mcp-session-id"],
-      user_agent = req.headers["user-agent"],
+      method = r.method,
+      path = path,
+      query = query ~= "" and query or nil,
+      status = r.status,
+      duration_ms = r.duration_ms,
+      remote_addr = r.remote_addr,
+      session_id = r.session_id,
     }
     if file then
       file:write(json.encode(entry), "\n")
     else
       mw.log("info", "access", entry)
     end
-    return nil
   end,
 }

@@ -12,6 +12,7 @@ local filters = require "moonwire.filters"
 local P = {
   list = {},          -- loaded plugins, highest priority first
   on_request = {},    -- { plugin, fn, config } in priority order
+  on_response = {},
   on_session_open = {},
   on_session_close = {},
 }
@@ -75,7 +76,7 @@ end
 
 local PLUGIN_KEYS = {
   name = "string", version = "string", priority = "number", config_schema = "table",
-  init = "function", on_request = "function", on_session_open = "function",
+  init = "function", on_request = "function", on_response = "function", on_session_open = "function",
   on_session_close = "function", on_message_in = "function", on_message_out = "function",
   description = "string",
 }
@@ -241,6 +242,7 @@ function P.load(config_path)
     if mod.on_message_in then add_filter(plugin, { direction = "in", handler = mod.on_message_in }, 2) end
     if mod.on_message_out then add_filter(plugin, { direction = "out", handler = mod.on_message_out }, 2) end
     add_hook(P.on_request, plugin, mod.on_request)
+    add_hook(P.on_response, plugin, mod.on_response)
     add_hook(P.on_session_open, plugin, mod.on_session_open)
     add_hook(P.on_session_close, plugin, mod.on_session_close)
   end

@@ -420,6 +420,21 @@ function M.cross(name, a, b)
   return res == true
 end
 
+-- Plugins' on_response hooks get one record per answered request, in
+-- batches from the loop: { method, url, status, duration_ms, remote_addr,
+-- session_id? } (duration: to the first byte of the response).
+M.response_hooks = {}
+function M.access(records)
+  for _, h in ipairs(M.response_hooks) do
+    core.guard(M.handler_timeout_ms)
+    local ok, err = xpcall(function()
+      for _, r in ipairs(records) do h.fn(r, h.ctx) end
+    end, traceback)
+    core.guard(0)
+    if not ok then core.lua_error(("plugin %s: on_response: %s"):format(h.ctx.plugin, tostring(err))) end
+  end
+end
+
 -- Extra Prometheus text for /metrics: each provider returns lines (with
 -- their # HELP / # TYPE) or nil.
 M.metrics_providers = {}
@@ -439,6 +454,7 @@ function M.activate()
   -- The CORS policy follows the generation: a reload that drops the cors
   -- plugin returns to CORS_ALLOW_ORIGINS and the defaults.
   core.set_cors(M.cors)
+  core.access_hook(#M.response_hooks > 0)
   for _, fn in ipairs(M.activate_listeners) do
     local ok, err = xpcall(fn, traceback)
     if not ok then core.lua_error(tostring(err)) end
@@ -482,6 +498,9 @@ function M.load_scripts(dirs, generation)
   if not ok then
     if type(perr) == "table" then perr = perr.message or json.encode(perr) end
     return nil, tostring(perr)
+  end
+  for _, h in ipairs(plugins.on_response) do
+    M.response_hooks[#M.response_hooks + 1] = { fn = h.fn, ctx = { plugin = h.plugin, config = h.config } }
   end
   for _, h in ipairs(plugins.on_request) do
     M.request_hooks[#M.request_hooks + 1] = { fn = h.fn, ctx = { plugin = h.plugin, config = h.config } }

@@ -47,6 +47,7 @@ function M.install()
   function core.expired() return false end
   function core.slice() end
   function core.guard() end
+  function core.access_hook(on) core.access_on = on end
   function core.set_cors(p) core.cors = p end
   function core.forward() return false end
   function core.preempted() return false end
