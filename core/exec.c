@@ -57,7 +57,7 @@ static void maybe_done(mw_exec_t *j) {
   close_all(j);
 }
 
-static void on_exit(uv_process_t *p, int64_t status, int sig) {
+static void on_child_exit(uv_process_t *p, int64_t status, int sig) {
   mw_exec_t *j = p->data;
   j->exited = true;
   j->status = status;
@@ -120,7 +120,7 @@ mw_exec_t *mw_exec_start(uv_loop_t *loop, char **argv, const char *stdin_data, s
       {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
   };
   uv_process_options_t opts = {
-      .exit_cb = on_exit, .file = argv[0], .args = argv, .stdio_count = 3, .stdio = stdio};
+      .exit_cb = on_child_exit, .file = argv[0], .args = argv, .stdio_count = 3, .stdio = stdio};
   int rc = uv_spawn(loop, &j->proc, &opts);
   if (rc < 0) {
     *err = rc;
