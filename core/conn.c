@@ -29,6 +29,7 @@ typedef struct mw_wreq {
 } mw_wreq_t;
 
 static void on_close(uv_handle_t *h);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void feed(mw_conn_t *c, const char *data, size_t len);
 
@@ -181,7 +182,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
    * before the client reads it, so drain until EOF or the linger timeout. */
   c->state = MW_CONN_LINGER;
   mw_tlist_touch(&c->server->linger_list, &c->tnode);
-  if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, NULL, on_read) == 0) c->reading = true;
+  if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
 }
 
 static void begin_shutdown(mw_conn_t *c) {
