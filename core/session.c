@@ -262,7 +262,10 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
   if (rc < 0) return 0;
 
   if (resume) {
-    if (store->resume_gap(ss, no, after, st->lost_upto, mw_server_now(s)) || *gap) {
+    bool lost = store->resume_gap(ss, no, after, st->lost_upto, mw_server_now(s));
+    /* The expiry inside resume_gap may forget other streams, moving ours. */
+    st = stream_find(ss, no);
+    if (lost || *gap) {
       *gap = true;
       s->metrics.replay_gaps++;
       mw_sse_send_gap(c, last_event_id);
