@@ -196,10 +196,11 @@ function P.load(config_path)
   else
     paths[1] = P.DEFAULT_PATH
   end
-  -- Editing a plugin or the config file hot-reloads like editing a script.
+  -- Editing a plugin hot-reloads like editing a script. (Not the config
+  -- file's directory: logs written next to it would reload forever; send
+  -- SIGHUP after editing the config.)
   if core.watch then
     for _, p in ipairs(paths) do core.watch(p) end
-    core.watch(base)
   end
   local grants = conf._grants or {}
   if type(grants) ~= "table" then fail("config: plugins._grants must be a table of name = { grant, … }") end
