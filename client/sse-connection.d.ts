@@ -11,7 +11,8 @@ export interface ParsedSSEEvent {
 }
 
 export interface SSEParserHandlers {
-  onEvent?: (event: ParsedSSEEvent) => void;
+  /** `previousLastEventId` is lastEventId as it was before this event. */
+  onEvent?: (event: ParsedSSEEvent, previousLastEventId: string) => void;
   /** Called with the text after the colon of a comment line (heartbeats). */
   onComment?: (text: string) => void;
   /** Called with a valid (digits-only) `retry:` value in ms. */
@@ -30,6 +31,8 @@ export class SSEParser {
   end(): void;
   /** Starts a new stream, keeping lastEventId. */
   reset(): void;
+  /** Sets the resume position, as if the last event had carried this id. */
+  setLastEventId(id: string): void;
 }
 
 export type SSEState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -69,6 +72,9 @@ export interface SSEConnectionOptions {
   dedupWindow?: number;
   /** Resume position for the first request. */
   lastEventId?: string;
+  /** Let an event with an id and empty data (a priming event) move a resume position the client
+   * already holds, as EventSource does. Default false: the older position is kept. */
+  primingMovesResume?: boolean;
   fetch?: typeof fetch;
   clock?: Partial<SSEClock>;
   /** Returns a number in [0, 1). Default Math.random. */

@@ -7,7 +7,8 @@ const LF = 10;
 // WHATWG "text/event-stream" interpretation (HTML §9.2.6), one stream at a time. Bytes are
 // decoded incrementally, so a chunk may end anywhere, even inside a UTF-8 sequence or a CRLF.
 export class SSEParser {
-  // handlers: { onEvent({type, data, lastEventId, id}), onComment(text), onRetry(ms) }, all optional.
+  // handlers: { onEvent({type, data, lastEventId, id}, previousLastEventId), onComment(text),
+  // onRetry(ms) }, all optional.
   constructor(handlers = {}, { lastEventId = '' } = {}) {
     this.onEvent = handlers.onEvent || null;
     this.onComment = handlers.onComment || null;
@@ -41,6 +42,12 @@ export class SSEParser {
       text = this._decoder.decode(chunk, { stream: true });
     }
     this._text(text);
+  }
+
+  // Sets the resume position, as if the last event had carried this id.
+  setLastEventId(id) {
+    this.lastEventId = id;
+    this._idBuf = id;
   }
 
   // The stream ended. Per spec an event not terminated by a blank line is discarded.
@@ -109,6 +116,7 @@ export class SSEParser {
   }
 
   _dispatch() {
+    const previousLastEventId = this.lastEventId;
     this.lastEventId = this._idBuf;
     const idSeen = this._idSeen;
     this._idSeen = false;
@@ -121,7 +129,7 @@ export class SSEParser {
     data = data.slice(0, -1);
     if (this.onEvent) {
       this.onEvent({ type: type || 'message', data, lastEventId: this.lastEventId,
-        id: idSeen ? this.lastEventId : undefined });
+        id: idSeen ? this.lastEventId : undefined }, previousLastEventId);
     }
   }
 }
@@ -172,6 +180,7 @@ export class SSEConnection extends EventTarget {
     this._maxRetries = o.maxRetries ?? Infinity;
     this._resetAfterMs = o.resetAfterMs ?? 30000;
     this._dedupWindow = o.dedupWindow ?? 1024;
+    this._primingMovesResume = o.primingMovesResume ?? false;
     this._fetch = o.fetch || ((...a) => globalThis.fetch(...a));
     this._clock = { ...defaultClock, ...(o.clock || {}) };
     this._random = o.random || Math.random;
@@ -191,7 +200,7 @@ export class SSEConnection extends EventTarget {
     this._seen = new Set();      // recent event ids, for de-dup across reconnects
     this._seenOrder = [];
     this._parser = new SSEParser({
-      onEvent: (ev) => this._onParsedEvent(ev),
+      onEvent: (ev, previousId) => this._onParsedEvent(ev, previousId),
       onRetry: (ms) => { this._serverRetryMs = ms; },
     }, { lastEventId: o.lastEventId ?? '' });
     this._connect();
@@ -313,9 +322,16 @@ export class SSEConnection extends EventTarget {
     }
   }
 
-  _onParsedEvent(ev) {
+  _onParsedEvent(ev, previousId) {
     // A listener may have closed or reconnected in the middle of a chunk: drop the rest.
     if (this._feeding !== this._attempt) return;
+    // A priming event (an id, empty data) does not move a resume position we already hold.
+    // Moonwire primes a resumed stream with a fresh id newer than the events it is about to
+    // replay; a connection lost between the two would otherwise resume past them, silently.
+    // Resuming from the older id is always safe: what comes twice is dropped below.
+    if (ev.data === '' && ev.id !== undefined && previousId !== '' && !this._primingMovesResume) {
+      this._parser.setLastEventId(previousId);
+    }
     if (ev.id !== undefined && ev.id !== '' && this._dedupWindow > 0) {
       if (this._seen.has(ev.id)) return;
       this._seen.add(ev.id);

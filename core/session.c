@@ -253,8 +253,15 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
   c->sse.s.no = no;
   if (ss->attached++ == 0) mw_tlist_remove(&ss->expiry);
 
+  /* A resumed stream is primed with the id it resumes from, not a fresh one:
+   * a fresh id is newer than everything about to be replayed, and a client
+   * that lost the connection mid-replay would resume past the events it
+   * never got. (The id was parsed above: it is this session's.) */
   char id[64];
-  if (prime) format_id(ss, id, no, store->next_seq(ss));
+  if (prime && resume)
+    snprintf(id, sizeof id, "%s", last_event_id);
+  else if (prime)
+    format_id(ss, id, no, store->next_seq(ss));
   mw_sse_event_t first = {prime ? id : NULL, NULL, prime ? "" : NULL, 0, (int)s->config->retry_ms};
   mw_frame_t *f = mw_sse_frame(&first);
   int rc = mw_conn_sse_send(c, f);

@@ -343,6 +343,41 @@ describe('SSEConnection: watchdog, resume and de-dup', () => {
     conn.close();
   });
 
+  it('a priming event (id, empty data) sets the resume position only when there is none', async () => {
+    const { clock, calls, conn, of } = setup({ jitter: false });
+    const s = await answer(calls, 0);
+    s.push('id: 0-1\nretry: 10\ndata:\n\nid: 0-2\ndata: a\n\n');
+    await flush();
+    assert.equal(conn.lastEventId, '0-2');
+    s.end();
+    await clock.advance(10);
+    assert.equal(calls[1].headers.get('last-event-id'), '0-2');
+    // The resume is primed with an id past the events still to be replayed, then dropped.
+    const s2 = await answer(calls, 1);
+    s2.push('id: 0-9\ndata:\n\n');
+    await flush();
+    assert.equal(conn.lastEventId, '0-2', 'the priming id did not move the resume position');
+    s2.end();
+    await clock.advance(20);
+    assert.equal(calls[2].headers.get('last-event-id'), '0-2');
+    const s3 = await answer(calls, 2);
+    s3.push('id: 0-10\ndata:\n\nid: 0-3\ndata: b\n\n');
+    await flush();
+    assert.equal(conn.lastEventId, '0-3');
+    assert.deepEqual(of('message').map((e) => [e.data, e.id]),
+      [['', '0-1'], ['a', '0-2'], ['', '0-9'], ['', '0-10'], ['b', '0-3']]);
+    conn.close();
+  });
+
+  it('primingMovesResume: true keeps EventSource behaviour', async () => {
+    const { calls, conn } = setup({ primingMovesResume: true, lastEventId: '0-2' });
+    const s = await answer(calls, 0);
+    s.push('id: 0-9\ndata:\n\n');
+    await flush();
+    assert.equal(conn.lastEventId, '0-9');
+    conn.close();
+  });
+
   it('keeps only dedupWindow ids', async () => {
     const { calls, conn, of } = setup({ dedupWindow: 2 });
     const s = await answer(calls, 0);
