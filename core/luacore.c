@@ -365,27 +365,15 @@ static void timer_close(mw_ltimer_t *t) {
   uv_close((uv_handle_t *)&t->timer, timer_closed);
 }
 
-static int tb_handler(lua_State *L) {
-  luaL_traceback(L, L, lua_tostring(L, 1), 1);
-  return 1;
-}
-
 static void on_timer(uv_timer_t *ut) {
   mw_ltimer_t *t = ut->data;
   mw_gen_t *g = t->gen;
-  lua_State *L = g->L;
-  int top = lua_gettop(L);
-  lua_pushcfunction(L, tb_handler);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, t->fn_ref);
+  lua_rawgeti(g->L, LUA_REGISTRYINDEX, t->fn_ref);
   /* A one-shot timer is done before its callback runs, so the callback may
    * start new timers freely. Keep the generation alive across the call. */
   mw_gen_ref(g);
   if (!t->repeat) timer_close(t);
-  if (lua_pcall(L, 0, 0, top + 1) != LUA_OK) {
-    g->server->metrics.lua_errors++;
-    mw_log(MW_LOG_ERROR, "timer callback failed", 1, "error", lua_tostring(L, -1));
-  }
-  lua_settop(L, top);
+  mw_gen_pcall(g, 0, 0, "timer callback failed");
   mw_gen_unref(g);
 }
 
@@ -718,7 +706,6 @@ static void job_done(void *ud, const mw_exec_result_t *r) {
   lua_job_t *lj = ud;
   mw_gen_t *g = lj->gen;
   lua_State *L = g->L;
-  int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, lj->cb_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, lj->cb_ref);
   mw_list_remove(&lj->link);
@@ -740,11 +727,7 @@ static void job_done(void *ud, const mw_exec_result_t *r) {
   lua_pushboolean(L, r->truncated);
   lua_setfield(L, -2, "truncated");
   mw_gen_ref(g);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-    g->server->metrics.lua_errors++;
-    mw_log(MW_LOG_ERROR, "exec callback failed", 1, "error", lua_tostring(L, -1));
-  }
-  lua_settop(L, top);
+  mw_gen_pcall(g, 1, 0, "exec callback failed");
   mw_gen_unref(g);
 }
 
@@ -803,7 +786,6 @@ static void fetch_done(void *ud, const mw_httpc_result_t *r) {
   lua_fetch_t *lf = ud;
   mw_gen_t *g = lf->gen;
   lua_State *L = g->L;
-  int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, lf->cb_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, lf->cb_ref);
   mw_list_remove(&lf->link);
@@ -835,11 +817,7 @@ static void fetch_done(void *ud, const mw_httpc_result_t *r) {
     lua_pushnil(L);
   }
   mw_gen_ref(g);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    g->server->metrics.lua_errors++;
-    mw_log(MW_LOG_ERROR, "http callback failed", 1, "error", lua_tostring(L, -1));
-  }
-  lua_settop(L, top);
+  mw_gen_pcall(g, 2, 0, "http callback failed");
   mw_gen_unref(g);
 }
 

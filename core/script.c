@@ -42,6 +42,21 @@ static void log_lua_error(mw_gen_t *g, const char *what, const char *msg) {
   mw_log(MW_LOG_ERROR, what, 2, "generation", gen, "error", msg ? msg : "?");
 }
 
+bool mw_gen_pcall(mw_gen_t *g, int nargs, int nresults, const char *what) {
+  lua_State *L = g->L;
+  int base = lua_gettop(L) - nargs; /* the function's slot */
+  lua_pushcfunction(L, traceback);
+  lua_insert(L, base);
+  int rc = lua_pcall(L, nargs, nresults, base);
+  if (rc != LUA_OK) {
+    log_lua_error(g, what, lua_tostring(L, -1));
+    lua_settop(L, base - 1);
+    return false;
+  }
+  lua_remove(L, base);
+  return true;
+}
+
 const char *mw_gen_lua_dir(void) {
   static char dir[4096];
   if (dir[0]) return dir;
@@ -245,11 +260,7 @@ void mw_gen_unref(mw_gen_t *g) {
 
 void mw_gen_retire(mw_gen_t *g) {
   g->retired = true;
-  lua_State *L = g->L;
-  lua_pushcfunction(L, traceback);
-  if (push_runtime_fn(g, "retire") && lua_pcall(L, 0, 0, 1) != LUA_OK)
-    log_lua_error(g, "retire failed", lua_tostring(L, -1));
-  lua_settop(L, 0);
+  if (push_runtime_fn(g, "retire")) mw_gen_pcall(g, 0, 0, "retire failed");
   mw_gen_unref(g);
 }
 
@@ -303,10 +314,7 @@ static void push_request(lua_State *L, mw_conn_t *c) {
 
 void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c) {
   lua_State *L = g->L;
-  int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
   if (!push_runtime_fn(g, "dispatch")) {
-    lua_settop(L, top);
     mw_server_error(g->server, c, 500, "no request dispatcher");
     return;
   }
@@ -314,27 +322,16 @@ void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c) {
   mw_lhandle_t *h = mw_luacore_push_handle(L, c);
   c->gen = g;
   mw_gen_ref(g);
-  if (lua_pcall(L, 2, 0, top + 1) != LUA_OK) {
-    log_lua_error(g, "request dispatch failed", lua_tostring(L, -1));
-    if (h->conn == c && c->state == MW_CONN_BUSY)
-      mw_server_error(g->server, c, 500, "internal error");
-  }
-  lua_settop(L, top);
+  if (!mw_gen_pcall(g, 2, 0, "request dispatch failed") && h->conn == c && c->state == MW_CONN_BUSY)
+    mw_server_error(g->server, c, 500, "internal error");
 }
 
 void mw_gen_activate(mw_gen_t *g) {
-  lua_State *L = g->L;
-  int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
-  if (push_runtime_fn(g, "activate") && lua_pcall(L, 0, 0, top + 1) != LUA_OK)
-    log_lua_error(g, "activate failed", lua_tostring(L, -1));
-  lua_settop(L, top);
+  if (push_runtime_fn(g, "activate")) mw_gen_pcall(g, 0, 0, "activate failed");
 }
 
 void mw_gen_access(mw_gen_t *g, mw_list_t *batch) {
   lua_State *L = g->L;
-  int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
   if (push_runtime_fn(g, "access")) {
     lua_newtable(L);
     lua_Integer i = 0;
@@ -358,37 +355,26 @@ void mw_gen_access(mw_gen_t *g, mw_list_t *batch) {
       }
       lua_rawseti(L, -2, ++i);
     }
-    if (lua_pcall(L, 1, 0, top + 1) != LUA_OK)
-      log_lua_error(g, "access hook failed", lua_tostring(L, -1));
+    mw_gen_pcall(g, 1, 0, "access hook failed");
   }
-  lua_settop(L, top);
 }
 
 void mw_gen_metrics(mw_gen_t *g, mw_buf_t *b) {
   lua_State *L = g->L;
-  int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
-  if (push_runtime_fn(g, "metrics")) {
-    if (lua_pcall(L, 0, 1, top + 1) != LUA_OK) {
-      log_lua_error(g, "metrics failed", lua_tostring(L, -1));
-    } else if (lua_type(L, -1) == LUA_TSTRING) {
-      size_t len;
-      const char *text = lua_tolstring(L, -1, &len);
-      mw_buf_append(b, text, len);
-    }
+  if (!push_runtime_fn(g, "metrics") || !mw_gen_pcall(g, 0, 1, "metrics failed")) return;
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    mw_buf_append(b, text, len);
   }
-  lua_settop(L, top);
+  lua_pop(L, 1);
 }
 
 void mw_gen_session_closed(mw_gen_t *g, const char *sid, const char *reason) {
   lua_State *L = g->L;
-  int top = lua_gettop(L);
-  lua_pushcfunction(L, traceback);
   if (push_runtime_fn(g, "session_closed")) {
     lua_pushstring(L, sid);
     lua_pushstring(L, reason);
-    if (lua_pcall(L, 2, 0, top + 1) != LUA_OK)
-      log_lua_error(g, "session_closed failed", lua_tostring(L, -1));
+    mw_gen_pcall(g, 2, 0, "session_closed failed");
   }
-  lua_settop(L, top);
 }

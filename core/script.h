@@ -48,6 +48,12 @@ void mw_gen_retire(mw_gen_t *g);
 /* Hands BUSY connection `c` to the Lua router. Errors answer 500. */
 void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c);
 
+/* Calls the function sitting under `nargs` arguments on g->L's stack in
+ * protected mode with a traceback handler. On error the message is logged as
+ * `what` and counted in the Lua error metric, and nothing is left on the
+ * stack; on success the `nresults` results are. Returns true on success. */
+bool mw_gen_pcall(mw_gen_t *g, int nargs, int nresults, const char *what);
+
 /* Tells the new current generation it now serves (runtime.activate): the MCP
  * layer compares what changed and notifies clients. */
 void mw_gen_activate(mw_gen_t *g);

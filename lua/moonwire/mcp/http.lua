@@ -251,11 +251,15 @@ function H.post(req, handle)
   end
 end
 
+-- 2026-07-28 has no GET or DELETE: answers 405 and returns true for those clients.
+local function stateless_refused(req, handle)
+  if not require("moonwire.mcp.stateless").claims(req) then return false end
+  H.reject(handle, 405, jsonrpc.INVALID_REQUEST, "Method Not Allowed", { Allow = "POST" })
+  return true
+end
+
 function H.get(req, handle)
-  local stateless = require "moonwire.mcp.stateless"
-  if stateless.claims(req) then
-    return H.reject(handle, 405, jsonrpc.INVALID_REQUEST, "Method Not Allowed", { Allow = "POST" })
-  end
+  if stateless_refused(req, handle) then return end
   if not has_token(req.headers.accept, "text/event-stream") then
     return H.reject(handle, 405, jsonrpc.INVALID_REQUEST,
       "Method Not Allowed: GET needs Accept: text/event-stream", { Allow = "POST, DELETE" })
@@ -273,10 +277,7 @@ function H.get(req, handle)
 end
 
 function H.delete(req, handle)
-  local stateless = require "moonwire.mcp.stateless"
-  if stateless.claims(req) then
-    return H.reject(handle, 405, jsonrpc.INVALID_REQUEST, "Method Not Allowed", { Allow = "POST" })
-  end
+  if stateless_refused(req, handle) then return end
   local sid = session_of(req, handle)
   if not sid then return end
   sessions.destroy(sid)
