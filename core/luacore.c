@@ -14,6 +14,7 @@
 #include "reload.h"
 #include "httpc.h"
 #include "log.h"
+#include "luafs.h"
 #include "session.h"
 #include "shared.h"
 #include "sign.h"
@@ -1121,5 +1122,6 @@ int mw_luacore_open(lua_State *L) {
   }
   lua_pop(L, 1);
   luaL_newlib(L, fns);
+  mw_luafs_register(L);
   return 1;
 }
