@@ -17,7 +17,7 @@ struct mw_fswatch {
   uv_timer_t debounce;
   uint64_t debounce_ms;
   mw_fswatch_cb cb;
-  void *ud;                                /* borrowed, passed to cb */
+  void *ud;                                  /* borrowed, passed to cb */
   pending_t pending[MW_FSWATCH_MAX_PENDING]; /* names changed in this window */
   size_t npending;
   bool overflow; /* more names than fit in `pending` this window */
@@ -26,7 +26,8 @@ struct mw_fswatch {
 };
 
 static void clear_pending(pending_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++) mw_free(p[i].name);
+  for (size_t i = 0; i < n; i++)
+    mw_free(p[i].name);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -47,12 +48,11 @@ static void on_debounced(uv_timer_t *t) {
   memcpy(batch, w->pending, n * sizeof *batch);
   w->npending = 0;
   w->overflow = false;
-  size_t i = 0;
-  if (overflow) {
+  if (overflow)
     w->cb(w->ud, NULL, true);
-  } else {
-    for (; i < n && !w->stopped; i++) w->cb(w->ud, batch[i].name, batch[i].renamed);
-  }
+  else
+    for (size_t i = 0; i < n && !w->stopped; i++)
+      w->cb(w->ud, batch[i].name, batch[i].renamed);
   clear_pending(batch, n);
   mw_free(batch);
 }

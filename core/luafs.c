@@ -206,11 +206,8 @@ static int l_fs_realpath(lua_State *L) {
 
 void mw_luafs_register(lua_State *L) {
   static const luaL_Reg fns[] = {
-      {"fs_watch", l_fs_watch},
-      {"fs_list", l_fs_list},
-      {"fs_stat", l_fs_stat},
-      {"fs_realpath", l_fs_realpath},
-      {NULL, NULL},
+      {"fs_watch", l_fs_watch},       {"fs_list", l_fs_list}, {"fs_stat", l_fs_stat},
+      {"fs_realpath", l_fs_realpath}, {NULL, NULL},
   };
   luaL_setfuncs(L, fns, 0);
   if (luaL_newmetatable(L, WATCH_MT)) {

@@ -21,7 +21,7 @@ struct mw_gen {
   mw_list_t jobs;      /* subprocesses started by this generation (luacore.c) */
   mw_list_t fetches;   /* HTTP client requests in flight (luacore.c) */
   mw_list_t watches;   /* directory watches of mw.watch (luafs.c) */
-  size_t nwatches;
+  size_t nwatches;     /* length of `watches`, capped at MW_LUAFS_MAX_WATCHES */
   mw_list_t link;      /* in server->gens */
   size_t mem;          /* bytes the state has allocated */
   size_t mem_limit; /* LUA_MEMORY_MB: allocations past it fail (Lua raises "not enough memory") */

@@ -29,8 +29,8 @@ typedef struct fx {
   int calls;
   char names[MAX_CALLS][64]; /* "" for an overflow */
   bool renamed[MAX_CALLS];
-  int want;         /* stop the loop once this many calls arrived */
-  bool stop_in_cb;  /* the first callback stops the watch */
+  int want;        /* stop the loop once this many calls arrived */
+  bool stop_in_cb; /* the first callback stops the watch */
   bool timed_out;
 } fx_t;
 
@@ -146,7 +146,8 @@ TEST(overflow_past_max_pending) {
    * overflowed either way. */
   CHECK(fx.calls >= 1);
   bool overflowed = false;
-  for (int i = 0; i < fx.calls && i < MAX_CALLS; i++) overflowed = overflowed || fx.names[i][0] == '\0';
+  for (int i = 0; i < fx.calls && i < MAX_CALLS; i++)
+    overflowed = overflowed || fx.names[i][0] == '\0';
   CHECK(overflowed || fx.calls > MW_FSWATCH_MAX_PENDING);
   fx_dispose(&fx);
 }
@@ -169,7 +170,8 @@ TEST(start_errors) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   mw_fswatch_t *w = NULL;
-  CHECK_EQ_INT(mw_fswatch_start(&loop, "/nonexistent/mw-fswatch", 10, on_change, NULL, &w), UV_ENOENT);
+  CHECK_EQ_INT(mw_fswatch_start(&loop, "/nonexistent/mw-fswatch", 10, on_change, NULL, &w),
+               UV_ENOENT);
   char file[] = "/tmp/mw-fswatch-file-XXXXXX";
   int fd = mkstemp(file);
   CHECK(fd >= 0);
