@@ -12,7 +12,7 @@
 -- anything whose real path (symlinks resolved) leaves the root.
 local mw = require "moonwire"
 
-local MAX_FILES = 500        -- listed at most (the first ones by path)
+local MAX_FILES = 500        -- listed at most (the first found, breadth-first)
 local MAX_DIRS = 64          -- directories scanned and watched
 local MAX_DEPTH = 4          -- directory levels below the root
 local MAX_BYTES = 1024 * 1024 -- largest file a read returns
@@ -149,7 +149,8 @@ local function rescan()
 end
 
 function on_change(path, kind)
-  if rescan() then mw.list_changed("resources") end
+  -- Only entries that come or go change the tree; an edit just needs its update.
+  if kind ~= "changed" and rescan() then mw.list_changed("resources") end
   if kind == "overflow" then
     -- Too much happened to say what: tell every file's subscribers.
     for _, rel in ipairs(files) do mw.resource_updated(uri_of(rel)) end
