@@ -607,7 +607,8 @@ export class McpClient extends EventTarget {
       if (!m.method && m.id == null && m.error) this._settle(entry, Object.assign(rpcError(m.error), { status: res.status }));
       else this._dispatch(m, entry);
     }
-    if (!entry.settled) {
+    // Settled, or handed on (an input_required round).
+    if (!entry.settled && entry.abort === abort) {
       this._settle(entry, res.ok && res.status !== 202
         ? new McpError(`${entry.method}: response without a result`, { reason: 'no-response', status: res.status })
         : errorFrom(res.status, text));
