@@ -620,15 +620,26 @@ export class McpClient extends EventTarget {
       onEvent: (ev) => { if (ev.data) for (const m of parseMessages(ev.data)) this._dispatch(m, entry); },
     });
     const reader = res.body.getReader();
+    // Moonwire sends heartbeats on every stream: silence means a dead path that TCP may take
+    // minutes to notice. Cancelling the reader ends the loop below, which resumes.
+    const idleMs = this._sse.heartbeatTimeoutMs;
+    let watchdog = null;
+    const arm = () => {
+      clearTimeout(watchdog);
+      if (idleMs > 0 && idleMs < Infinity) watchdog = setTimeout(() => reader.cancel().catch(() => {}), idleMs);
+    };
+    arm();
     try {
       for (;;) {
         const r = await reader.read();
         if (entry.abort !== abort || entry.settled) break;
         if (r.done) { parser.end(); break; }
+        arm();
         parser.feed(r.value);
         if (entry.abort !== abort || entry.settled) break;
       }
     } catch { /* the stream broke: resumed below */ }
+    clearTimeout(watchdog);
     if (entry.abort !== abort || entry.settled || this._state === 'closed') {
       reader.cancel().catch(() => {});
       return;

@@ -47,6 +47,12 @@ mw.tool { name = "notify_me", description = "Sends a notification to this sessio
     mw.notify(ctx.session_id, "notifications/message", { level = "info", data = args.text })
     return "sent"
   end }
+mw.tool { name = "detach", description = "Ends its POST response early (SEP-1699), then answers",
+  handler = function(args, ctx)
+    ctx:close_stream()
+    ctx:sleep(0.1)
+    return "after close"
+  end }
 mw.route { method = "POST", path = "/changed", handler = function(req, ctx)
   return { json = { reached = mw.list_changed("tools") } }
 end }
@@ -66,8 +72,9 @@ export async function waitUntil(pred, timeoutMs = 5000, what = 'condition') {
 
 // Records every request; the first POST answered with an event stream for which
 // `shouldCut(textSoFar)` turns true is cut there (the socket closes, the client sees an error
-// while reading), as a dropped connection would.
-export function cuttingFetch(shouldCut) {
+// while reading), as a dropped connection would, or with `stall` goes silent without closing,
+// as a dead network path does.
+export function cuttingFetch(shouldCut, { stall = false } = {}) {
   let armed = true;
   const log = [];
   const f = async (url, init = {}) => {
@@ -89,6 +96,8 @@ export function cuttingFetch(shouldCut) {
         seen += decoder.decode(r.value, { stream: true });
         if (shouldCut(seen)) {
           entry.cut = true;
+          // Silent until the client gives up on it (cancel() below closes the socket).
+          if (stall) return new Promise(() => {});
           reader.cancel().catch(() => {});
           ctrl.error(new TypeError('connection cut by the test'));
           return;

@@ -145,6 +145,28 @@ describe('McpClient, 2025-11-25', () => {
     }
   });
 
+  it('resumes a POST stream that went silent (heartbeat watchdog) and one the server closed early', async () => {
+    const f = cuttingFetch((seen) => (seen.match(/notifications\/progress/g) || []).length >= 2, { stall: true });
+    const client = new McpClient(srv.url('/mcp'), { ...fast, fetch: f, sse: { heartbeatTimeoutMs: 600 } });
+    const resumes = [];
+    client.addEventListener('resume', (e) => resumes.push(e.lastEventId));
+    try {
+      const progress = [];
+      const t0 = Date.now();
+      const res = await client.callTool('countdown', { n: 5 }, { onProgress: (p) => progress.push(p.progress) });
+      assert.equal(text(res), 'liftoff');
+      assert.ok(f.log.some((r) => r.cut), 'the stream was stalled');
+      assert.equal(resumes.length, 1);
+      assert.deepEqual(progress, [1, 2, 3, 4, 5]);
+      assert.ok(Date.now() - t0 < 3000);
+      // ctx:close_stream(): the response ends after its priming event; the result comes by GET.
+      assert.equal(text(await client.callTool('detach')), 'after close');
+      assert.equal(resumes.length, 2);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('re-initializes after a 404 and re-sends what was pending, idle or mid-call', async () => {
     const client = new McpClient(srv.url('/mcp'), fast);
     const events = [];
