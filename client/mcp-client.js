@@ -101,6 +101,15 @@ export class McpClient extends EventTarget {
     this._discover = o.discover ?? true;
     this._sse = { heartbeatTimeoutMs: 37500, ...(o.sse || {}) };
 
+    // Event handler properties, called before addEventListener listeners.
+    this.onnotification = null;
+    this.onstatechange = null;
+    this.onerror = null;
+    this.onsessionexpired = null;
+    this.onreinitialized = null;
+    this.onresume = null;
+    this.ongap = null;
+
     this._state = 'idle';
     this._nextId = 1;
     this._seq = 1;               // FIFO position of every outgoing message
@@ -241,13 +250,15 @@ export class McpClient extends EventTarget {
     this._queue = [];
     this._closeStandalone();
     for (const sub of [...this._listens]) sub.close();
-    if (sid && !this.stateless) {
-      try {
-        const res = await this._fetch(this.url, { method: 'DELETE', headers: await this._httpHeaders({}, false, sid),
-          signal: AbortSignal.timeout(2000) });
-        cancelBody(res);
-      } catch { /* the server is gone: so is the session */ }
-    }
+    if (sid && !this.stateless) await this._deleteSession(sid);
+  }
+
+  async _deleteSession(sid) {
+    try {
+      const res = await this._fetch(this.url, { method: 'DELETE', headers: await this._httpHeaders({}, false, sid),
+        signal: AbortSignal.timeout(2000) });
+      cancelBody(res);
+    } catch { /* the server is gone: so is the session */ }
   }
 
   // --- connecting -----------------------------------------------------------------------------
@@ -347,6 +358,8 @@ export class McpClient extends EventTarget {
     if (r.status === 404 || UNAVAILABLE.has(r.status)) {
       throw Object.assign(new McpError(`notifications/initialized: HTTP ${r.status}`, { status: r.status }), { retryable: true });
     }
+    // close() ran meanwhile: nobody will use this session.
+    if (this._state === 'closed') return sid && this._deleteSession(sid);
     if (sid && this._openStream) this._openStandalone(sid);
   }
 
