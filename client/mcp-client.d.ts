@@ -11,7 +11,7 @@ export const CLIENT_STATES: readonly McpClientState[];
 export type McpErrorReason =
   | 'closed' | 'timeout' | 'queue-full' | 'network' | 'unavailable' | 'http-error' | 'no-response'
   | 'stream-broken' | 'response-lost' | 'too-many-rounds' | 'too-many-pages' | 'handler-failed'
-  | 'unsupported' | 'unsupported-version';
+  | 'unsupported' | 'unsupported-version' | 'bad-request';
 
 export class McpError extends Error {
   constructor(message: string, fields?: { code?: number; data?: unknown; reason?: McpErrorReason | string;

@@ -27,7 +27,7 @@ const UNAVAILABLE = new Set([502, 503, 504]);
 
 // A Moonwire resume that ends this many times in a row without delivering anything left
 // the stream behind for good (it answers a finished, forgotten stream with its end).
-const MAX_EMPTY_RESUMES = 2;
+const MAX_EMPTY_RESUMES = 3;
 
 // Server and client-side failures. `code` is the JSON-RPC error code when the server sent
 // one; `reason` names client-side failures ('closed', 'timeout', 'queue-full', ...).
@@ -228,7 +228,7 @@ export class McpClient extends EventTarget {
     conn.onmessage = (e) => {
       for (const msg of parseMessages(e.data)) {
         if (msg.method === 'notifications/subscriptions/acknowledged') ack(msg.params);
-        else this._dispatch(msg, null);
+        else this._dispatch(msg);
       }
     };
     conn.onerror = (e) => { if (!e.willRetry) this._emit('error', { error: new McpError(`listen stream failed: ${e.reason}`, { reason: e.reason, status: e.status }) }); };
@@ -382,7 +382,7 @@ export class McpClient extends EventTarget {
     this._closeStandalone();
     const conn = new SSEConnection(this.url, { ...this._sse, ...this._retryOptions(), fetch: this._fetch,
       headers: () => this._httpHeaders({ accept: 'text/event-stream' }, false, sid) });
-    conn.onmessage = (e) => { for (const msg of parseMessages(e.data)) this._dispatch(msg, null); };
+    conn.onmessage = (e) => { for (const msg of parseMessages(e.data)) this._dispatch(msg); };
     conn.addEventListener('gap', (e) => this._emit('gap', { data: e.data, stream: 'standalone' }));
     conn.onerror = (e) => {
       if (e.reason === 'session-expired') this._sessionExpired(sid, 'get-404');
@@ -453,7 +453,10 @@ export class McpClient extends EventTarget {
       while (this._queue.length && (this._state === 'ready' || this._state === 'reconnecting')) {
         const entry = this._queue.shift();
         if (entry.settled) continue;
-        const head = this._send(entry);
+        const head = this._send(entry).catch((error) => {
+          if (entry.kind === 'request') this._settle(entry, error);
+          else if (!entry.settled) { entry.settled = true; entry.reject(error); }
+        });
         // While catching up after an outage (and for the probe that ends one), the server
         // must see each message before the next one: wait for its response head.
         if (this._draining || this._state === 'reconnecting') {
@@ -560,11 +563,22 @@ export class McpClient extends EventTarget {
     const sid = this.stateless ? null : this.sessionId;
     entry.session = sid;
     const msg = this._wire(entry);
+    let headers;
+    let body;
+    try {
+      body = JSON.stringify(msg);
+      headers = await this._httpHeaders(this._statelessHeaders(msg));
+    } catch (error) {
+      // A header function that threw, a value a header cannot carry: this message's fault.
+      const err = new McpError(`cannot send ${msg.method || 'a response'}: ${error.message}`, { reason: 'bad-request', cause: error });
+      if (entry.kind === 'request') return this._settle(entry, err);
+      entry.settled = true;
+      return entry.reject(err);
+    }
+    if (entry.abort !== abort) return;
     let res;
     try {
-      const headers = await this._httpHeaders(this._statelessHeaders(msg));
-      if (entry.abort !== abort) return;
-      res = await this._fetch(this.url, { method: 'POST', headers, body: JSON.stringify(msg), signal: abort.signal });
+      res = await this._fetch(this.url, { method: 'POST', headers, body, signal: abort.signal });
     } catch (error) {
       if (entry.abort !== abort || entry.settled || this._state === 'closed') return;
       entry.abort = null;
@@ -618,7 +632,7 @@ export class McpClient extends EventTarget {
     for (const m of messages) {
       // HTTP-level rejections carry id null: they are about this request.
       if (!m.method && m.id == null && m.error) this._settle(entry, Object.assign(rpcError(m.error), { status: res.status }));
-      else this._dispatch(m, entry);
+      else this._dispatch(m);
     }
     // Settled, or handed on (an input_required round).
     if (!entry.settled && entry.abort === abort) {
@@ -630,7 +644,7 @@ export class McpClient extends EventTarget {
 
   async _readPostStream(entry, res, abort) {
     const parser = new SSEParser({
-      onEvent: (ev) => { if (ev.data) for (const m of parseMessages(ev.data)) this._dispatch(m, entry); },
+      onEvent: (ev) => { if (ev.data) for (const m of parseMessages(ev.data)) this._dispatch(m); },
     });
     const reader = res.body.getReader();
     // Moonwire sends heartbeats on every stream: silence means a dead path that TCP may take
@@ -684,7 +698,7 @@ export class McpClient extends EventTarget {
     conn.onmessage = (e) => {
       if (!e.data) return;
       delivered = true;
-      for (const m of parseMessages(e.data)) this._dispatch(m, entry);
+      for (const m of parseMessages(e.data)) this._dispatch(m);
     };
     conn.addEventListener('gap', (e) => { gap = true; this._emit('gap', { data: e.data, requestId: entry.id }); });
     conn.onerror = (e) => {
@@ -710,7 +724,7 @@ export class McpClient extends EventTarget {
 
   // --- incoming messages ----------------------------------------------------------------------
 
-  _dispatch(msg, via) {
+  _dispatch(msg) {
     if (!msg || typeof msg !== 'object') return;
     if (typeof msg.method === 'string') {
       if (msg.id !== undefined && msg.id !== null) return this._serverRequest(msg);
