@@ -87,6 +87,11 @@ describe('McpClient, 2025-11-25', () => {
       assert.equal(text(await client.callTool('ping_client')), 'pong');
       client.setRequestHandler('elicitation/create', () => ({ action: 'decline' }));
       assert.equal(text(await client.callTool('ask')), 'declined');
+      // A handler that throws answers with a JSON-RPC error, which the tool sees.
+      client.setRequestHandler('elicitation/create', () => { throw new Error('dialog closed'); });
+      const failed = await client.callTool('ask');
+      assert.equal(failed.isError, true);
+      assert.match(text(failed), /dialog closed/);
     } finally {
       await client.close();
     }
