@@ -1049,7 +1049,7 @@ static void stats_operations(lua_State *L, mw_server_t *s) {
 static int l_stats(lua_State *L) {
   mw_server_t *s = server_of(L);
   mw_gen_t *g = mw_gen_of(L);
-  lua_createtable(L, 0, 28);
+  lua_createtable(L, 0, 25);
   lua_pushinteger(L, s->nconns);
   lua_setfield(L, -2, "connections");
   lua_pushinteger(L, s->nstreams);

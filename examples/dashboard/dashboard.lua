@@ -57,7 +57,8 @@ end }
 
 mw.route { path = "/dashboard/sse-connection.js", handler = function(req, ctx)
   if not client_js then
-    error({ status = 404, message = "client/sse-connection.js not found (looked in " .. tried .. ")" })
+    -- Where it looked is in the server's log, not for every client to read.
+    error({ status = 404, message = "this server has no client/sse-connection.js (see its log)" })
   end
   return { headers = { ["Content-Type"] = "text/javascript; charset=utf-8", ["Cache-Control"] = NO_CACHE },
            body = client_js }
