@@ -14,6 +14,7 @@
 #include "reload.h"
 #include "httpc.h"
 #include "log.h"
+#include "luafs.h"
 #include "session.h"
 #include "shared.h"
 #include "sign.h"
@@ -1013,10 +1014,43 @@ static int l_release(lua_State *L) {
   return 0;
 }
 
+static void set_int_field(lua_State *L, const char *name, uint64_t v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, name);
+}
+
+/* The rest of what /metrics and /healthz tell, for pages and tools that watch
+ * the server from a script (examples/dashboard): cumulative counters, the
+ * last reload's outcome and the memory held. Adds fields to the table on top. */
+static void stats_operations(lua_State *L, mw_server_t *s) {
+  const mw_metrics_t *m = &s->metrics;
+  set_int_field(L, "connections_accepted", m->connections_accepted);
+  set_int_field(L, "connections_rejected", m->connections_rejected);
+  set_int_field(L, "sessions_created", m->sessions_created);
+  set_int_field(L, "sessions_expired", m->sessions_expired);
+  set_int_field(L, "events_replayed", m->events_replayed);
+  set_int_field(L, "replay_gaps", m->replay_gaps);
+  set_int_field(L, "slow_consumers_dropped", m->slow_consumers);
+  set_int_field(L, "bytes_out", m->bytes_out);
+  set_int_field(L, "lua_errors", m->lua_errors);
+  set_int_field(L, "reloads_ok", m->reloads_ok);
+  set_int_field(L, "reloads_failed", m->reloads_failed);
+  set_int_field(L, "last_reload_unix_ms", m->last_reload_unix_ms);
+  lua_pushnumber(L, m->last_reload_seconds);
+  lua_setfield(L, -2, "last_reload_seconds");
+  if (s->reload_error) {
+    lua_pushstring(L, s->reload_error);
+    lua_setfield(L, -2, "last_reload_error");
+  }
+  set_int_field(L, "lua_memory_bytes", mw_server_lua_memory(s));
+  size_t rss = 0;
+  if (uv_resident_set_memory(&rss) == 0) set_int_field(L, "rss_bytes", rss);
+}
+
 static int l_stats(lua_State *L) {
   mw_server_t *s = server_of(L);
   mw_gen_t *g = mw_gen_of(L);
-  lua_createtable(L, 0, 8);
+  lua_createtable(L, 0, 25);
   lua_pushinteger(L, s->nconns);
   lua_setfield(L, -2, "connections");
   lua_pushinteger(L, s->nstreams);
@@ -1035,6 +1069,7 @@ static int l_stats(lua_State *L) {
   lua_setfield(L, -2, "heartbeats_sent");
   lua_pushinteger(L, (lua_Integer)((mw_server_now(s) - s->start_ms) / 1000));
   lua_setfield(L, -2, "uptime_s");
+  stats_operations(L, s);
   return 1;
 }
 
@@ -1147,6 +1182,7 @@ int mw_luacore_open(lua_State *L) {
   }
   lua_pop(L, 1);
   luaL_newlib(L, fns);
+  mw_luafs_register(L);
   /* Absent, not merely refusing, without the flag: no script can reach it. */
   if (server_of(L)->config->test_routes) {
     lua_pushcfunction(L, l_test_fault);

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "log.h"
 #include "luacore.h"
+#include "luafs.h"
 
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
@@ -148,6 +149,7 @@ void mw_gen_free(mw_gen_t *g) {
   mw_list_remove(&g->link);
   mw_luacore_close_timers(g);
   mw_luacore_cancel_jobs(g);
+  mw_luafs_close_watches(g);
   if (g->L) lua_close(g->L);
   mw_free(g);
 }
@@ -162,6 +164,7 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
   mw_list_init(&g->timers);
   mw_list_init(&g->jobs);
   mw_list_init(&g->fetches);
+  mw_list_init(&g->watches);
   mw_list_push_back(&s->gens, &g->link);
   *err = NULL;
 
@@ -260,6 +263,7 @@ void mw_gen_unref(mw_gen_t *g) {
 
 void mw_gen_retire(mw_gen_t *g) {
   g->retired = true;
+  mw_luafs_close_watches(g);
   if (push_runtime_fn(g, "retire")) mw_gen_pcall(g, 0, 0, "retire failed");
   mw_gen_unref(g);
 }

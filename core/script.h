@@ -20,6 +20,8 @@ struct mw_gen {
   mw_list_t timers;    /* mw_ltimer_t still open */
   mw_list_t jobs;      /* subprocesses started by this generation (luacore.c) */
   mw_list_t fetches;   /* HTTP client requests in flight (luacore.c) */
+  mw_list_t watches;   /* directory watches of mw.watch (luafs.c) */
+  size_t nwatches;     /* length of `watches`, capped at MW_LUAFS_MAX_WATCHES */
   mw_list_t link;      /* in server->gens */
   size_t mem;          /* bytes the state has allocated */
   size_t mem_limit; /* LUA_MEMORY_MB: allocations past it fail (Lua raises "not enough memory") */
@@ -41,8 +43,8 @@ void mw_gen_unref(mw_gen_t *g);
  * suspended can never be resumed. */
 void mw_gen_free(mw_gen_t *g);
 
-/* Tells the generation it is no longer current (its scripts' timers stop) and
- * drops the server's reference. */
+/* Tells the generation it is no longer current (its scripts' timers and
+ * directory watches stop) and drops the server's reference. */
 void mw_gen_retire(mw_gen_t *g);
 
 /* Hands BUSY connection `c` to the Lua router. Errors answer 500. */

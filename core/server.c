@@ -169,6 +169,14 @@ static void metric(mw_buf_t *b, const char *name, const char *type, const char *
   mw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, v);
 }
 
+size_t mw_server_lua_memory(const mw_server_t *s) {
+  size_t bytes = 0;
+  const mw_list_t *pos;
+  for (pos = s->gens.next; pos != &s->gens; pos = pos->next)
+    bytes += mw_container_of(pos, mw_gen_t, link)->mem;
+  return bytes;
+}
+
 static void metrics(mw_server_t *s, mw_conn_t *c) {
   const mw_metrics_t *m = &s->metrics;
   mw_buf_t b = {0};
@@ -214,11 +222,8 @@ static void metrics(mw_server_t *s, mw_conn_t *c) {
                 m->last_reload_seconds);
   metric(&b, "moonwire_script_generation", "gauge", "Current script generation.",
          s->gen ? s->gen->id : 0);
-  size_t lua_mem = 0;
-  mw_list_t *pos, *tmp;
-  mw_list_foreach_safe(pos, tmp, &s->gens) lua_mem += mw_container_of(pos, mw_gen_t, link)->mem;
   metric(&b, "moonwire_lua_memory_bytes", "gauge", "Memory held by live script generations.",
-         lua_mem);
+         mw_server_lua_memory(s));
   /* Metrics kept by scripts and plugins (tool_metrics): runtime.metrics()
    * returns Prometheus text appended as is. */
   if (s->gen) mw_gen_metrics(s->gen, &b);
@@ -383,6 +388,9 @@ int mw_server_reload(mw_server_t *s, const char *why) {
   int rc = mw_gen_new(s, id, &g, &err);
   double secs = (double)(uv_hrtime() - t0) / 1e9;
   s->metrics.last_reload_seconds = secs;
+  uv_timeval64_t now;
+  if (uv_gettimeofday(&now) == 0)
+    s->metrics.last_reload_unix_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
   char ids[16], ms[32];
   snprintf(ids, sizeof ids, "%u", id);
   snprintf(ms, sizeof ms, "%.1f", secs * 1000);

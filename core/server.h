@@ -51,6 +51,7 @@ typedef struct mw_metrics {
   uint64_t sessions_created;
   uint64_t sessions_expired;
   double last_reload_seconds;
+  uint64_t last_reload_unix_ms; /* wall clock of the last reload attempt (0: none), for operators */
 } mw_metrics_t;
 
 struct mw_server {
@@ -147,6 +148,10 @@ typedef struct mw_access {
 } mw_access_t;
 
 void mw_server_record_access(mw_server_t *s, mw_conn_t *c, int status);
+
+/* Bytes held by every live Lua generation (the current one and retired ones
+ * still finishing handlers). */
+size_t mw_server_lua_memory(const mw_server_t *s);
 
 /* Current loop time in ms. */
 static inline uint64_t mw_server_now(const mw_server_t *s) {

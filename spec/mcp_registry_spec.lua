@@ -99,6 +99,32 @@ describe("MCP list methods", function()
     assert.equal(-32602, e.code)
   end)
 
+  it("lists the resources of templates with a list function after the static ones", function()
+    protocol.page_size = 2
+    mw.resource { uri = "docs://static", name = "static", handler = noop }
+    mw.resource_template { uri_template = "file:///{+path}", name = "f", mime_type = "text/plain", handler = noop,
+      list = function(ctx)
+        return { { uri = "file:///a", name = "a" }, { uri = "file:///b.png", name = "b", mime_type = "image/png", size = 3 } }
+      end }
+    local ex = { state = {} }
+    local first = protocol.methods["resources/list"](nil, ex)
+    assert.same({ "docs://static", "file:///a" }, { first.resources[1].uri, first.resources[2].uri })
+    assert.equal("text/plain", first.resources[2].mimeType)
+    local second = protocol.methods["resources/list"]({ cursor = first.nextCursor }, ex)
+    assert.same({ { uri = "file:///b.png", name = "b", mimeType = "image/png", size = 3 } }, second.resources)
+    assert.is_nil(second.nextCursor)
+    assert.matches("'list' must be a function",
+      err_of(function() mw.resource_template { uri_template = "x://{y}", name = "x", handler = noop, list = 1 } end))
+  end)
+
+  it("answers -32603 when a template's list function fails or returns no list", function()
+    mw.resource_template { uri_template = "x://{y}", name = "x", handler = noop,
+      list = function() return nil, "backend down" end }
+    local e = err_of(function() protocol.methods["resources/list"](nil, { state = {} }) end)
+    assert.equal(-32603, e.code)
+    assert.matches("backend down", e.message)
+  end)
+
   it("lists an empty registry as empty arrays", function()
     local res = protocol.methods["tools/list"](nil, { state = {} })
     assert.equal('{"tools":[]}', mw.json.encode(res))

@@ -236,6 +236,10 @@ mw.exec = require "moonwire.exec"
 --- -> { status, headers, body } or nil, err (see lua/moonwire/http.lua).
 mw.http = { request = require("moonwire.http").request }
 
+--- Directory watches and listings: mw.watch(dir, fn, opts), mw.fs.list/stat/realpath
+mw.watch = require("moonwire.fs").watch
+mw.fs = require("moonwire.fs").fs
+
 --- Plugin message filters return this to make a message vanish.
 mw.DROP = require("moonwire.filters").DROP
 

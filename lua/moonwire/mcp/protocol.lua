@@ -299,7 +299,37 @@ methods["tools/call"] = function(params, ex)
   return tool_result(tool, res, err)
 end
 
-methods["resources/list"] = function(params) return page(registry.resource_list, params, "resources") end
+-- The concrete resources a template's `list(ctx)` returns follow the static
+-- ones in resources/list: a directory's files, a table's rows, whatever
+-- exists right now. Each item: { uri, name, title?, description?,
+-- mime_type?, size? }.
+local function listed_resources(params, ex)
+  local list = registry.resource_list
+  for _, tpl in ipairs(registry.template_list) do
+    if tpl.list then
+      if list == registry.resource_list then list = table.move(list, 1, #list, 1, {}) end
+      local what = "resource template " .. tpl.uri_template .. " list"
+      local ok, items, err = xpcall(tpl.list, runtime.traceback, M.new_ctx(ex, params))
+      if not ok then error({ code = jsonrpc.INTERNAL_ERROR, message = handler_failure(what, items) }, 0) end
+      if type(items) ~= "table" then
+        error({ code = jsonrpc.INTERNAL_ERROR, message = what .. ": " .. tostring(err or "returned no list") }, 0)
+      end
+      for i, it in ipairs(items) do
+        if type(it) ~= "table" or type(it.uri) ~= "string" or type(it.name) ~= "string" then
+          core.lua_error(("%s: item %d needs string uri and name"):format(what, i))
+          error({ code = jsonrpc.INTERNAL_ERROR, message = what .. " returned a bad item" }, 0)
+        end
+        list[#list + 1] = { wire = { uri = it.uri, name = it.name, title = it.title, description = it.description,
+                                     mimeType = it.mime_type or tpl.mime_type, size = it.size } }
+      end
+    end
+  end
+  return list
+end
+
+methods["resources/list"] = function(params, ex)
+  return page(listed_resources(params, ex), params, "resources")
+end
 methods["resources/templates/list"] = function(params)
   return page(registry.template_list, params, "resourceTemplates")
 end

@@ -117,7 +117,7 @@ function R.add_template(decl)
   local err = check_keys(decl, {
     uri_template = "string", name = "string", handler = "function", title = "string?",
     description = "string?", mime_type = "string?", annotations = "table?", meta = "table?",
-    icons = "table?", complete = "table?",
+    icons = "table?", complete = "table?", list = "function?",
   })
   if err then return nil, err end
   if R.templates[decl.uri_template] then
@@ -134,7 +134,7 @@ function R.add_template(decl)
                  mimeType = decl.mime_type, annotations = decl.annotations and copy(decl.annotations) }
   meta_fields(wire, decl)
   local tpl = { uri_template = decl.uri_template, handler = decl.handler, pattern = pat, vars = names,
-                mime_type = decl.mime_type, complete = decl.complete, wire = wire }
+                mime_type = decl.mime_type, complete = decl.complete, list = decl.list, wire = wire }
   R.templates[decl.uri_template] = tpl
   R.template_list[#R.template_list + 1] = tpl
   return tpl
