@@ -101,7 +101,7 @@ describe('test_reconnection.html in headless Chromium', () => {
         snap = await read();
         // Past EVENTS, a trickle keeps the stream visibly delivering for the clicks below.
         if (sent - 1 - snap.n < WINDOW) sent = (await publish(sent <= EVENTS ? BURST : 10)).last;
-        // Then the page's buttons, once the proxy's budget is spent, so no proxy kill lands on a
+        // The page's buttons come once the proxy's budget is spent, so no proxy kill lands on a
         // stream the page is about to drop or stall: first DROPS drops, then a stall. A click
         // goes only to a stream seen delivering with no reconnect since the last look (an "open"
         // stream may already be cut), and waits for the previous click's answer; one that found
