@@ -50,6 +50,7 @@ int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, si
 
 void mw_channel__pump(mw_conn_t *c) {
   mw_channel_t *ch = c->sse.ch.channel;
+  if (c->stall_until_ms) return;
   if (c->replay_after < ch->lost_upto) {
     ch->server->metrics.replay_gaps++;
     mw_sse_send_gap(c, NULL);
@@ -96,6 +97,55 @@ int mw_channel_subscribe(mw_channel_t *ch, mw_conn_t *c, const char *last_event_
   c->replay_after = after;
   mw_channel__pump(c);
   return 0;
+}
+
+size_t mw_channel_drop(mw_channel_t *ch) {
+  size_t n = 0;
+  mw_list_t *pos, *tmp;
+  mw_list_foreach_safe(pos, tmp, &ch->subscribers) {
+    mw_conn_close(mw_container_of(pos, mw_conn_t, sse.ch.link));
+    n++;
+  }
+  return n;
+}
+
+size_t mw_channel_stall(mw_channel_t *ch, uint32_t ms) {
+  uint64_t until = mw_server_now(ch->server) + (ms ? ms : 1);
+  size_t n = 0;
+  mw_list_t *pos, *tmp;
+  mw_list_foreach_safe(pos, tmp, &ch->subscribers) {
+    mw_conn_t *c = mw_container_of(pos, mw_conn_t, sse.ch.link);
+    /* A live subscriber has been sent everything up to last_seq; marking it
+     * as replaying from there makes publish skip it, and the log keeps what
+     * it misses until the stall ends. */
+    if (!c->replaying) {
+      c->replaying = true;
+      c->replay_after = ch->log.last_seq;
+    }
+    c->stall_until_ms = until;
+    n++;
+  }
+  return n;
+}
+
+void mw_channel__resume(mw_conn_t *c) {
+  c->stall_until_ms = 0;
+  if (c->replaying && mw_conn__can_replay(c)) mw_channel__pump(c);
+}
+
+size_t mw_channel_resume(mw_channel_t *ch) {
+  uint64_t now = mw_server_now(ch->server);
+  size_t n = 0;
+  mw_list_t *pos, *tmp;
+  /* Pumping may close a subscriber (a failed write), unlinking only itself. */
+  mw_list_foreach_safe(pos, tmp, &ch->subscribers) {
+    mw_conn_t *c = mw_container_of(pos, mw_conn_t, sse.ch.link);
+    if (c->stall_until_ms && c->stall_until_ms <= now) {
+      mw_channel__resume(c);
+      n++;
+    }
+  }
+  return n;
 }
 
 void mw_channel__unsubscribe(mw_conn_t *c) {

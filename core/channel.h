@@ -35,6 +35,24 @@ void mw_channel__unsubscribe(mw_conn_t *c);
 /* Continues a paced replay on `c` (its write queue drained). */
 void mw_channel__pump(mw_conn_t *c);
 
+/* Test hooks, reachable from Lua only with MOONWIRE_TEST_ROUTES=1 (core.test_fault).
+ *
+ * Drop: closes every subscriber of `ch` at once, without the terminating
+ * chunk, as a network failure would. Returns how many were closed.
+ *
+ * Stall: every subscriber stops receiving anything, heartbeats included, for
+ * `ms` while its connection stays open; events published meanwhile wait in the
+ * replay log. Returns how many were stalled.
+ *
+ * Resume: subscribers whose stall has run out continue from the log where
+ * they stopped, so a stall that ends before the client gives up loses nothing.
+ * Returns how many were resumed. */
+size_t mw_channel_drop(mw_channel_t *ch);
+size_t mw_channel_stall(mw_channel_t *ch, uint32_t ms);
+size_t mw_channel_resume(mw_channel_t *ch);
+/* Ends the stall of subscriber `c` now (may close it: a send can fail). */
+void mw_channel__resume(mw_conn_t *c);
+
 /* Ages out old events; frees channels with no subscriber and no history, so
  * channel names taken from URLs cannot accumulate forever. */
 void mw_channel_sweep(mw_server_t *s);

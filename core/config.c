@@ -106,6 +106,12 @@ static const setting_t settings[] = {
     {"ALLOWED_ORIGINS", "allowed_origins", NULL, NULL, K_STR, OFF(allowed_origins), 0, 0, NULL,
      "comma list; default: local origins on a loopback bind, any otherwise",
      "Origin header values accepted"},
+    /* Environment only, no file key and no flag: the routes drop and stall
+     * every stream of a channel on request, so turning them on must be a
+     * deliberate act for one process, never a line in a config file that
+     * gets copied to production. */
+    {"MOONWIRE_TEST_ROUTES", NULL, NULL, NULL, K_U32, OFF(test_routes), 0, 1, "0", NULL,
+     "1 serves /_test/: a fault-injection test page and routes (tests only)"},
     {NULL, "plugins", NULL, NULL, K_PLUGINS, 0, 0, 0, NULL, NULL, NULL},
 };
 

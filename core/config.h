@@ -39,6 +39,8 @@ typedef struct mw_config {
   char *allowed_hosts;          /* owned; ALLOWED_HOSTS, comma list, NULL = default rule
                                    (loopback bind: only local hosts; other binds: any) */
   char *allowed_origins;        /* owned; ALLOWED_ORIGINS, same rule as allowed_hosts */
+  uint32_t test_routes;         /* MOONWIRE_TEST_ROUTES, 0..1, default 0: the /_test/ fault
+                                   routes (lua/moonwire/testroutes.lua) and core.test_fault */
 } mw_config_t;
 
 /* Looks up an environment variable; tests pass a fake, main passes getenv. */

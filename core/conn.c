@@ -144,6 +144,7 @@ static void detach_stream(mw_conn_t *c) {
   }
   c->sse_kind = MW_SSE_NONE;
   c->replaying = false;
+  c->stall_until_ms = 0;
   c->server->nstreams--;
 }
 
@@ -504,7 +505,19 @@ void mw_conn_on_linger_timeout(mw_tlist_t *tl, mw_tnode_t *n) {
 }
 
 void mw_conn_on_heartbeat(mw_tlist_t *tl, mw_tnode_t *n) {
-  mw_conn_sse_send(mw_container_of(n, mw_conn_t, tnode), mw_sse_heartbeat());
+  mw_conn_t *c = mw_container_of(n, mw_conn_t, tnode);
+  if (c->stall_until_ms) {
+    /* A stalled stream stays silent so the client's watchdog has to notice.
+     * The route that stalled it resumes it on time; this is the backstop
+     * should that handler never get there. */
+    if (mw_server_now(c->server) < c->stall_until_ms) {
+      mw_tlist_touch(tl, n);
+      return;
+    }
+    mw_channel__resume(c);
+    if (c->state != MW_CONN_STREAM) return;
+  }
+  mw_conn_sse_send(c, mw_sse_heartbeat());
 }
 
 /* ---- llhttp callbacks ------------------------------------------------- */

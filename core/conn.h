@@ -49,6 +49,8 @@ struct mw_conn {
   mw_lhandle_t *lua_handle; /* borrowed; the Lua userdata pointing here, or NULL */
   uint64_t replay_after;    /* while replaying: seq of the last event sent */
   uint64_t req_start_ms;    /* loop time the current request began (access records) */
+  uint64_t stall_until_ms;  /* test hook (mw_channel_stall): nothing, not even a heartbeat,
+                               is written before this loop time; 0 = not stalled */
   union {
     struct {
       mw_session_t *session; /* borrowed; the session detaches us before it is freed */

@@ -1086,10 +1086,36 @@ static int l_config(lua_State *L) {
   lua_setfield(L, -2, "max_body_bytes");
   lua_pushinteger(L, c->handler_timeout_ms);
   lua_setfield(L, -2, "handler_timeout_ms");
+  lua_pushboolean(L, c->test_routes != 0);
+  lua_setfield(L, -2, "test_routes");
   if (c->config_file) {
     lua_pushstring(L, c->config_file);
     lua_setfield(L, -2, "config_file");
   }
+  return 1;
+}
+
+/* core.test_fault(action, channel[, ms]) -> number of streams affected.
+ * "drop" closes every subscriber of the channel abruptly, "stall" silences
+ * them for `ms`, "resume" ends stalls that have run out. Only registered
+ * with MOONWIRE_TEST_ROUTES=1; the /_test/fault route validates input first. */
+static int l_test_fault(lua_State *L) {
+  static const char *const actions[] = {"drop", "stall", "resume", NULL};
+  int action = luaL_checkoption(L, 1, NULL, actions);
+  const char *name = luaL_checkstring(L, 2);
+  lua_Integer ms = luaL_optinteger(L, 3, 0);
+  luaL_argcheck(L, ms >= 0 && ms <= 600000, 3, "stall must be 0..600000 ms");
+  mw_channel_t *ch = mw_channel_get(server_of(L), name, false);
+  size_t n = 0;
+  if (ch) {
+    if (action == 0)
+      n = mw_channel_drop(ch);
+    else if (action == 1)
+      n = mw_channel_stall(ch, (uint32_t)ms);
+    else
+      n = mw_channel_resume(ch);
+  }
+  lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
 
@@ -1157,5 +1183,10 @@ int mw_luacore_open(lua_State *L) {
   lua_pop(L, 1);
   luaL_newlib(L, fns);
   mw_luafs_register(L);
+  /* Absent, not merely refusing, without the flag: no script can reach it. */
+  if (server_of(L)->config->test_routes) {
+    lua_pushcfunction(L, l_test_fault);
+    lua_setfield(L, -2, "test_fault");
+  }
   return 1;
 }

@@ -8,6 +8,7 @@ PKGS=(
   libuv1-dev liblua5.4-dev lua5.4
   lua-cjson lua-cjson-dev lua-busted
   node-llhttp libssl-dev
+  chromium fonts-dejavu-core  # client/test/browser.test.mjs: headless page + screenshot
 )
 
 # npm fetches the JS test dependencies (including the Node 22 they run on);

@@ -631,6 +631,24 @@ TEST(file_scripts_relative_to_file) {
   rmdir(dir);
 }
 
+/* The fault-injection routes: off unless the environment says 1; a config
+ * file cannot turn them on. */
+TEST(test_routes_flag) {
+  mw_config_t c;
+  mw_config_init(&c);
+  CHECK_EQ_INT(c.test_routes, 0);
+  CHECK_EQ_INT(load(&c, ENV("MOONWIRE_TEST_ROUTES", "1"), NOARGS), 0);
+  CHECK_EQ_INT(c.test_routes, 1);
+  mw_config_dispose(&c);
+  CHECK_EQ_INT(load_fresh(ENV("MOONWIRE_TEST_ROUTES", "2"), NOARGS), -EINVAL);
+  CHECK(contains(err, "MOONWIRE_TEST_ROUTES: must be an integer in 0..1"));
+  CHECK_EQ_INT(load_fresh(ENV("MOONWIRE_TEST_ROUTES", "yes"), NOARGS), -EINVAL);
+  expect_file_error("test_routes = 1\n", ": unknown setting 'test_routes'");
+  CHECK_EQ_INT(load_fresh(NOENV, ARGS("--help")), 1);
+  CHECK(contains(out_text, "MOONWIRE_TEST_ROUTES"));
+  CHECK(contains(out_text, "0..1, default 0"));
+}
+
 int main(void) {
   RUN(defaults);
   RUN(precedence);
@@ -650,5 +668,6 @@ int main(void) {
   RUN(file_values);
   RUN(file_errors);
   RUN(file_scripts_relative_to_file);
+  RUN(test_routes_flag);
   return TEST_DONE();
 }

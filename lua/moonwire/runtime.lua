@@ -493,6 +493,7 @@ end
 function M.load_scripts(dirs, generation)
   M.generation = generation
   require("moonwire.mcp").install()
+  if core.config().test_routes then require("moonwire.testroutes").install() end
   local plugins = require "moonwire.plugins"
   local ok, perr = pcall(plugins.load, core.config().config_file)
   if not ok then
