@@ -110,7 +110,7 @@ static int push_scripts(lua_State *L, const char *dir, char **err) {
     names[n++] = mw_strdup(e->d_name);
   }
   closedir(d);
-  qsort(names, n, sizeof *names, cmp_str);
+  if (n) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when the directory holds no script */
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     lua_pushfstring(L, "%s/%s", dir, names[i]);

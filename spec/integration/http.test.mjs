@@ -634,3 +634,15 @@ describe('http: ALLOWED_HOSTS', () => {
     await assertHealthy(srv.port, 'evil.example');
   });
 });
+
+describe('http: a scripts directory with no script', () => {
+  it('starts, serves /healthz and exits cleanly (no sanitizer report)', async () => {
+    const srv = await startServer({ scripts: [scriptsDir({})] });
+    try {
+      const res = await fetch(`http://127.0.0.1:${srv.port}/healthz`);
+      assert.equal(res.status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
