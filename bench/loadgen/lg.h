@@ -69,7 +69,6 @@ typedef struct lg_stats {
   lg_hist_t hb_gap_us;  /* between consecutive heartbeats of one connection */
   lg_hist_t setup_us;   /* handshake start -> established (first time) */
   lg_hist_t latency_us; /* now - ts of live (not replayed) deliveries */
-  lg_hist_t mark_us;    /* first mark arrival, relative to base_us */
   lg_hist_t catchup_us; /* cut -> resumed and caught up */
   uint64_t mark_count;
   /* storm */
@@ -101,10 +100,12 @@ int64_t lg_realtime_us(void);
 
 /* ---- subscriber role (streams.c) ------------------------------------------
  * Runs `count` streams with global ids [first_id, first_id+count) on `loop`
- * until done (see the timeline in streams.c); fills `out`. Returns 0 or a
- * negative errno. */
+ * until done (see the timeline in streams.c); fills `out`, and `*marks`
+ * (malloc'ed, caller frees) with the exact CLOCK_REALTIME µs of each stream's
+ * first --mark event (stats->mark_count of them). Returns 0 or a negative
+ * errno. */
 int lg_streams_run(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, long first_id, long count,
-                   int procs, lg_stats_t *out);
+                   int procs, lg_stats_t *out, int64_t **marks);
 
 /* ---- publisher role (publisher.c) ------------------------------------------
  * Starts publishing on `loop`; it stops by itself once `nsub` subscriber

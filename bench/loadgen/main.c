@@ -177,8 +177,21 @@ static void json_ms(const char *name, const lg_hist_t *h) {
          (double)(h->count ? h->max : 0) / 1000);
 }
 
-static void print_summary(const lg_opts_t *o, const lg_stats_t *s, const lg_pub_stats_t *p, int64_t base_us,
-                          int64_t end_us) {
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Exact quantile of sorted values. */
+static int64_t exact_q(const int64_t *v, uint64_t n, double q) {
+  uint64_t rank = (uint64_t)(q * (double)n + 0.999999);
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return v[rank - 1];
+}
+
+static void print_summary(const lg_opts_t *o, const lg_stats_t *s, const lg_pub_stats_t *p, int64_t *marks,
+                          int64_t base_us, int64_t end_us) {
   static const char *modes[] = {"sse", "mcp", "legacy"};
   static const char *reasons[] = {"connect", "timeout", "reset_eof", "parse"};
   printf("{\"mode\":\"%s\",\"host\":", modes[o->mode]);
@@ -231,14 +244,14 @@ static void print_summary(const lg_opts_t *o, const lg_stats_t *s, const lg_pub_
   }
   printf(",\"mark\":");
   if (o->mark) {
-    const lg_hist_t *h = &s->mark_us;
-    long long b = (long long)base_us;
+    uint64_t n = s->mark_count;
     printf("{\"substring\":");
     json_str(o->mark);
-    if (h->count)
+    qsort(marks, n, sizeof *marks, cmp_i64);
+    if (n)
       printf(",\"count\":%llu,\"min_us\":%lld,\"p50_us\":%lld,\"p99_us\":%lld,\"max_us\":%lld}",
-             (unsigned long long)s->mark_count, b + (long long)h->min, b + (long long)lg_hist_quantile(h, 0.5),
-             b + (long long)lg_hist_quantile(h, 0.99), b + (long long)h->max);
+             (unsigned long long)n, (long long)marks[0], (long long)exact_q(marks, n, 0.5),
+             (long long)exact_q(marks, n, 0.99), (long long)marks[n - 1]);
     else
       printf(",\"count\":0,\"min_us\":null,\"p50_us\":null,\"p99_us\":null,\"max_us\":null}");
   } else {
@@ -323,11 +336,12 @@ int main(int argc, char **argv) {
   if (!total || !one) abort();
   lg_stats_init(total);
   lg_pub_stats_t pst = {0};
+  int64_t *marks = NULL;
 
   if (o.procs == 1) {
     uv_loop_t *loop = uv_default_loop();
     lg_pub_t *pub = o.publish ? lg_pub_start(loop, &o, sh, 1) : NULL;
-    rc = lg_streams_run(loop, &o, sh, 0, o.n, 1, total);
+    rc = lg_streams_run(loop, &o, sh, 0, o.n, 1, total, &marks);
     lg_pub_finish(pub, &pst);
     if (rc < 0) {
       fprintf(stderr, "mw-loadgen: %s\n", uv_strerror(rc));
@@ -356,8 +370,10 @@ int main(int argc, char **argv) {
         lg_stats_t *st = malloc(sizeof *st);
         if (!st) abort();
         lg_stats_init(st);
-        int crc = lg_streams_run(uv_default_loop(), &o, sh, first, count, o.procs, st);
+        int64_t *cmarks = NULL;
+        int crc = lg_streams_run(uv_default_loop(), &o, sh, first, count, o.procs, st, &cmarks);
         int wrc = write_full(pfd[1], st, sizeof *st);
+        if (wrc == 0) wrc = write_full(pfd[1], cmarks, st->mark_count * sizeof *cmarks);
         _exit(crc < 0 || wrc < 0 ? 1 : 0);
       }
       close(pfd[1]);
@@ -372,9 +388,14 @@ int main(int argc, char **argv) {
       lg_pub_finish(pub, &pst);
     }
     int failed_children = 0;
+    marks = malloc((size_t)o.n * sizeof *marks);
+    if (!marks) abort();
     for (int i = 0; i < o.procs; i++) {
-      if (read_full(fds[i], one, sizeof *one) == 0) lg_stats_merge(total, one);
-      else failed_children++;
+      if (read_full(fds[i], one, sizeof *one) == 0 && one->mark_count <= (uint64_t)o.n - total->mark_count &&
+          read_full(fds[i], marks + total->mark_count, one->mark_count * sizeof *marks) == 0)
+        lg_stats_merge(total, one);
+      else
+        failed_children++;
       close(fds[i]);
       int status;
       while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR) {
@@ -385,7 +406,8 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  print_summary(&o, total, &pst, sh->base_us, lg_realtime_us());
+  print_summary(&o, total, &pst, marks, sh->base_us, lg_realtime_us());
+  free(marks);
   free(total);
   free(one);
   return 0;

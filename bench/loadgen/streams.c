@@ -99,6 +99,7 @@ struct run {
   bool ramp_done, cut_done, storm_settled, holding_done, draining, finished;
   long reconnect_pending;
   uint64_t cut_ns;
+  int64_t *marks;          /* owned until handed out: one per stream at most */
   char rbuf[65536];        /* shared read buffer: parsing is synchronous */
 };
 
@@ -349,9 +350,7 @@ static void on_event(lg_stream_t *s) {
   if (r->o->mode == LG_MODE_LEGACY && !s->ready && strcmp(s->event, "endpoint") == 0) established(s);
   if (r->o->mark && !s->marked && strstr(data, r->o->mark)) {
     s->marked = true;
-    st->mark_count++;
-    int64_t rel = lg_realtime_us() - r->sh->base_us;
-    lg_hist_add(&st->mark_us, rel > 0 ? (uint64_t)rel : 0);
+    r->marks[st->mark_count++] = lg_realtime_us();
   }
   int64_t seq, ts;
   if (!json_int(data, "\"seq\":", &seq) || !json_int(data, "\"ts\":", &ts)) return;
@@ -633,7 +632,7 @@ static void on_tick(uv_timer_t *t) {
 }
 
 int lg_streams_run(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, long first_id, long count, int procs,
-                   lg_stats_t *out) {
+                   lg_stats_t *out, int64_t **marks) {
   run_t *r = calloc(1, sizeof *r);
   if (!r) abort();
   r->loop = loop;
@@ -659,7 +658,8 @@ int lg_streams_run(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, long fi
   r->settings.on_message_complete = on_message_complete;
   r->s = calloc(count ? (size_t)count : 1, sizeof *r->s);
   r->queue = calloc(count ? (size_t)count : 1, sizeof *r->queue);
-  if (!r->s || !r->queue) abort();
+  r->marks = calloc(count ? (size_t)count : 1, sizeof *r->marks);
+  if (!r->s || !r->queue || !r->marks) abort();
   for (long i = 0; i < count; i++) {
     r->s[i].run = r;
     r->s[i].gid = first_id + i;
@@ -680,6 +680,7 @@ int lg_streams_run(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, long fi
   }
   free(r->s);
   free(r->queue);
+  *marks = r->marks;
   free(r);
   return rc < 0 ? rc : 0;
 }
