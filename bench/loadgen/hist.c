@@ -63,6 +63,7 @@ void lg_stats_init(lg_stats_t *s) {
   lg_hist_init(&s->hb_gap_us);
   lg_hist_init(&s->setup_us);
   lg_hist_init(&s->latency_us);
+  lg_hist_init(&s->resume_us);
   lg_hist_init(&s->catchup_us);
 }
 
@@ -94,6 +95,7 @@ void lg_stats_merge(lg_stats_t *a, const lg_stats_t *b) {
   lg_hist_merge(&a->hb_gap_us, &b->hb_gap_us);
   lg_hist_merge(&a->setup_us, &b->setup_us);
   lg_hist_merge(&a->latency_us, &b->latency_us);
+  lg_hist_merge(&a->resume_us, &b->resume_us);
   lg_hist_merge(&a->catchup_us, &b->catchup_us);
   a->mark_count += b->mark_count;
   min_time(&a->cut_us, b->cut_us);

@@ -69,6 +69,7 @@ typedef struct lg_stats {
   lg_hist_t hb_gap_us;  /* between consecutive heartbeats of one connection */
   lg_hist_t setup_us;   /* handshake start -> established (first time) */
   lg_hist_t latency_us; /* now - ts of live (not replayed) deliveries */
+  lg_hist_t resume_us;  /* cut -> stream back (200 received) */
   lg_hist_t catchup_us; /* cut -> resumed and caught up */
   uint64_t mark_count;
   /* storm */

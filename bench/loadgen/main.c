@@ -262,6 +262,8 @@ static void print_summary(const lg_opts_t *o, const lg_stats_t *s, const lg_pub_
     printf("{\"cut_at_us\":%lld,\"cut\":%llu,\"resumed\":%llu,\"resume_failed\":%llu,\"caught_up\":%llu,",
            (long long)s->cut_us, (unsigned long long)s->cut, (unsigned long long)s->resumed,
            (unsigned long long)s->resume_failed, (unsigned long long)s->caught_up);
+    json_ms("resume_ms", &s->resume_us);
+    putchar(',');
     json_ms("catchup_ms", &s->catchup_us);
     printf(",\"lost\":%llu,\"dups\":%llu}", (unsigned long long)s->storm_lost, (unsigned long long)s->storm_dups);
   } else {

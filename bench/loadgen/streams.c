@@ -290,6 +290,7 @@ static void established(lg_stream_t *s) {
   } else if (s->resuming) {
     r->st->resumed++;
     r->reconnect_pending--;
+    lg_hist_add(&r->st->resume_us, (uv_hrtime() - r->cut_ns) / 1000);
     check_caught_up(s);
   }
 }
@@ -565,7 +566,7 @@ static void finish(run_t *r) {
     if (s->phase == PH_STREAM && s->ready) {
       r->st->open_at_end++;
       if (s->seq_last < 0) {
-        r->st->no_events++;
+        if (r->o->publish) r->st->no_events++;
       } else if (final > s->seq_last) {
         /* The tail this stream never got. */
         r->st->lost += (uint64_t)(final - s->seq_last);
