@@ -34,7 +34,8 @@ void lg_hist_add(lg_hist_t *h, uint64_t v) {
 }
 
 void lg_hist_merge(lg_hist_t *into, const lg_hist_t *from) {
-  for (size_t i = 0; i < LG_HIST_N; i++) into->b[i] += from->b[i];
+  for (size_t i = 0; i < LG_HIST_N; i++)
+    into->b[i] += from->b[i];
   into->count += from->count;
   if (from->min < into->min) into->min = from->min;
   if (from->max > into->max) into->max = from->max;
@@ -79,8 +80,10 @@ void lg_stats_merge(lg_stats_t *a, const lg_stats_t *b) {
   a->established += b->established;
   a->failed += b->failed;
   a->open_at_end += b->open_at_end;
-  for (int i = 0; i < LG_FAIL_N; i++) a->fail[i] += b->fail[i];
-  for (int i = 0; i < 600; i++) a->fail_http[i] += b->fail_http[i];
+  for (int i = 0; i < LG_FAIL_N; i++)
+    a->fail[i] += b->fail[i];
+  for (int i = 0; i < 600; i++)
+    a->fail_http[i] += b->fail_http[i];
   a->events += b->events;
   a->heartbeats += b->heartbeats;
   a->bytes += b->bytes;

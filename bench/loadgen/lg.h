@@ -36,22 +36,22 @@ typedef enum { LG_MODE_SSE, LG_MODE_MCP, LG_MODE_LEGACY } lg_mode_t;
 
 typedef struct lg_opts {
   lg_mode_t mode;
-  const char *host;     /* IPv4 loopback literal */
+  const char *host; /* IPv4 loopback literal */
   int port;
-  long n;               /* streams over all processes */
+  long n; /* streams over all processes */
   const char *path;
-  double rate;          /* new handshakes per second, all processes */
-  long inflight;        /* handshakes in flight, all processes */
-  double duration_s;    /* hard stop */
-  double hold_s;        /* hold after the ramp (and the storm) settled */
-  double timeout_s;     /* per handshake */
-  double drain_s;       /* after the publisher stopped */
+  double rate;       /* new handshakes per second, all processes */
+  long inflight;     /* handshakes in flight, all processes */
+  double duration_s; /* hard stop */
+  double hold_s;     /* hold after the ramp (and the storm) settled */
+  double timeout_s;  /* per handshake */
+  double drain_s;    /* after the publisher stopped */
   int procs;
-  const char *publish;  /* publisher path or NULL */
+  const char *publish; /* publisher path or NULL */
   double publish_rate;
-  long publish_count;   /* 0: unlimited */
-  const char *mark;     /* substring or NULL */
-  double cut_at_s;      /* < 0: no storm */
+  long publish_count; /* 0: unlimited */
+  const char *mark;   /* substring or NULL */
+  double cut_at_s;    /* < 0: no storm */
   bool verbose;
 } lg_opts_t;
 
@@ -63,7 +63,7 @@ typedef struct lg_stats {
   uint64_t fail[LG_FAIL_N];
   uint64_t fail_http[600]; /* by status code */
   uint64_t events, heartbeats, bytes;
-  uint64_t deliveries, lost, dups, no_events; /* by seq; no_events: streams that saw no seq */
+  uint64_t deliveries, lost, dups, no_events;  /* by seq; no_events: streams that saw no seq */
   int64_t first_delivery_us, last_delivery_us; /* CLOCK_REALTIME, 0 if none */
   int64_t first_start_us, last_established_us;
   lg_hist_t hb_gap_us;  /* between consecutive heartbeats of one connection */
@@ -73,10 +73,10 @@ typedef struct lg_stats {
   lg_hist_t catchup_us; /* cut -> resumed and caught up */
   uint64_t mark_count;
   /* storm */
-  int64_t cut_us;       /* when this process cut, 0 if it did not */
+  int64_t cut_us; /* when this process cut, 0 if it did not */
   uint64_t cut, resumed, resume_failed, caught_up;
   uint64_t storm_lost, storm_dups; /* lost/dups counted after the cut */
-  int timed_out;        /* hit --duration */
+  int timed_out;                   /* hit --duration */
 } lg_stats_t;
 
 void lg_stats_init(lg_stats_t *s);
@@ -84,11 +84,11 @@ void lg_stats_merge(lg_stats_t *into, const lg_stats_t *from);
 
 /* ---- shared between the publisher and subscriber processes -----------------*/
 typedef struct lg_shared {
-  int64_t base_us;               /* CLOCK_REALTIME at start, same in every process */
-  _Atomic int64_t pub_acked;     /* highest seq answered 2xx */
-  _Atomic int64_t pub_final;     /* highest acked seq once stopped */
+  int64_t base_us;           /* CLOCK_REALTIME at start, same in every process */
+  _Atomic int64_t pub_acked; /* highest seq answered 2xx */
+  _Atomic int64_t pub_final; /* highest acked seq once stopped */
   _Atomic int pub_stopped;
-  _Atomic int subs_done;         /* subscriber processes that finished holding */
+  _Atomic int subs_done; /* subscriber processes that finished holding */
 } lg_shared_t;
 
 typedef struct lg_pub_stats {

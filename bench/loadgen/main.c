@@ -56,18 +56,56 @@ static bool num(const char *s, double lo, double hi, double *out) {
 
 /* Returns 0, or 2 after printing a usage error. */
 static int parse(int argc, char **argv, lg_opts_t *o) {
-  enum { OPT_MODE = 256, OPT_HOST, OPT_PORT, OPT_PATH, OPT_RATE, OPT_INFLIGHT, OPT_DURATION, OPT_HOLD, OPT_TIMEOUT, OPT_PROCS,
-         OPT_PUBLISH, OPT_PUBRATE, OPT_PUBCOUNT, OPT_DRAIN, OPT_MARK, OPT_CUT, OPT_VERBOSE, OPT_HELP };
-  static const struct option longs[] = {
-      {"mode", 1, 0, OPT_MODE},         {"host", 1, 0, OPT_HOST},          {"port", 1, 0, OPT_PORT},
-      {"streams", 1, 0, 'n'},         {"path", 1, 0, OPT_PATH},          {"rate", 1, 0, OPT_RATE},
-      {"inflight", 1, 0, OPT_INFLIGHT}, {"duration", 1, 0, OPT_DURATION}, {"hold", 1, 0, OPT_HOLD},
-      {"timeout", 1, 0, OPT_TIMEOUT},   {"procs", 1, 0, OPT_PROCS},        {"publish", 1, 0, OPT_PUBLISH},
-      {"publish-rate", 1, 0, OPT_PUBRATE}, {"publish-count", 1, 0, OPT_PUBCOUNT}, {"drain", 1, 0, OPT_DRAIN},
-      {"mark", 1, 0, OPT_MARK},         {"cut-at", 1, 0, OPT_CUT},         {"verbose", 0, 0, OPT_VERBOSE},
-      {"help", 0, 0, OPT_HELP},         {0, 0, 0, 0}};
-  *o = (lg_opts_t){.mode = LG_MODE_SSE, .host = "127.0.0.1", .n = 1, .rate = 1000, .inflight = 200,
-                   .duration_s = 60, .timeout_s = 10, .drain_s = -1, .procs = 1, .publish_rate = 1,
+  enum {
+    OPT_MODE = 256,
+    OPT_HOST,
+    OPT_PORT,
+    OPT_PATH,
+    OPT_RATE,
+    OPT_INFLIGHT,
+    OPT_DURATION,
+    OPT_HOLD,
+    OPT_TIMEOUT,
+    OPT_PROCS,
+    OPT_PUBLISH,
+    OPT_PUBRATE,
+    OPT_PUBCOUNT,
+    OPT_DRAIN,
+    OPT_MARK,
+    OPT_CUT,
+    OPT_VERBOSE,
+    OPT_HELP
+  };
+  static const struct option longs[] = {{"mode", 1, 0, OPT_MODE},
+                                        {"host", 1, 0, OPT_HOST},
+                                        {"port", 1, 0, OPT_PORT},
+                                        {"streams", 1, 0, 'n'},
+                                        {"path", 1, 0, OPT_PATH},
+                                        {"rate", 1, 0, OPT_RATE},
+                                        {"inflight", 1, 0, OPT_INFLIGHT},
+                                        {"duration", 1, 0, OPT_DURATION},
+                                        {"hold", 1, 0, OPT_HOLD},
+                                        {"timeout", 1, 0, OPT_TIMEOUT},
+                                        {"procs", 1, 0, OPT_PROCS},
+                                        {"publish", 1, 0, OPT_PUBLISH},
+                                        {"publish-rate", 1, 0, OPT_PUBRATE},
+                                        {"publish-count", 1, 0, OPT_PUBCOUNT},
+                                        {"drain", 1, 0, OPT_DRAIN},
+                                        {"mark", 1, 0, OPT_MARK},
+                                        {"cut-at", 1, 0, OPT_CUT},
+                                        {"verbose", 0, 0, OPT_VERBOSE},
+                                        {"help", 0, 0, OPT_HELP},
+                                        {0, 0, 0, 0}};
+  *o = (lg_opts_t){.mode = LG_MODE_SSE,
+                   .host = "127.0.0.1",
+                   .n = 1,
+                   .rate = 1000,
+                   .inflight = 200,
+                   .duration_s = 60,
+                   .timeout_s = 10,
+                   .drain_s = -1,
+                   .procs = 1,
+                   .publish_rate = 1,
                    .cut_at_s = -1};
   double v;
   int c;
@@ -75,10 +113,14 @@ static int parse(int argc, char **argv, lg_opts_t *o) {
   while ((c = getopt_long(argc, argv, "n:h", longs, NULL)) != -1) {
     switch (c) {
     case OPT_MODE:
-      if (strcmp(optarg, "sse") == 0) o->mode = LG_MODE_SSE;
-      else if (strcmp(optarg, "mcp") == 0) o->mode = LG_MODE_MCP;
-      else if (strcmp(optarg, "legacy") == 0) o->mode = LG_MODE_LEGACY;
-      else return bad("--mode must be sse, mcp or legacy", optarg);
+      if (strcmp(optarg, "sse") == 0)
+        o->mode = LG_MODE_SSE;
+      else if (strcmp(optarg, "mcp") == 0)
+        o->mode = LG_MODE_MCP;
+      else if (strcmp(optarg, "legacy") == 0)
+        o->mode = LG_MODE_LEGACY;
+      else
+        return bad("--mode must be sse, mcp or legacy", optarg);
       break;
     case OPT_HOST:
       o->host = strcmp(optarg, "localhost") == 0 ? "127.0.0.1" : optarg;
@@ -88,22 +130,26 @@ static int parse(int argc, char **argv, lg_opts_t *o) {
       o->port = (int)v;
       break;
     case 'n':
-      if (!num(optarg, 1, 10000000, &v) || v != (long)v) return bad("-n must be a positive integer", optarg);
+      if (!num(optarg, 1, 10000000, &v) || v != (long)v)
+        return bad("-n must be a positive integer", optarg);
       o->n = (long)v;
       break;
     case OPT_PATH:
-      if (optarg[0] != '/' || strpbrk(optarg, " \r\n")) return bad("--path must start with / and hold no spaces", optarg);
+      if (optarg[0] != '/' || strpbrk(optarg, " \r\n"))
+        return bad("--path must start with / and hold no spaces", optarg);
       o->path = optarg;
       break;
     case OPT_RATE:
       if (!num(optarg, 0.001, 1e7, &o->rate)) return bad("--rate must be > 0", optarg);
       break;
     case OPT_INFLIGHT:
-      if (!num(optarg, 1, 1e7, &v) || v != (long)v) return bad("--inflight must be a positive integer", optarg);
+      if (!num(optarg, 1, 1e7, &v) || v != (long)v)
+        return bad("--inflight must be a positive integer", optarg);
       o->inflight = (long)v;
       break;
     case OPT_DURATION:
-      if (!num(optarg, 0.001, 86400, &o->duration_s)) return bad("--duration must be 0-86400 s", optarg);
+      if (!num(optarg, 0.001, 86400, &o->duration_s))
+        return bad("--duration must be 0-86400 s", optarg);
       break;
     case OPT_HOLD:
       if (!num(optarg, 0, 86400, &o->hold_s)) return bad("--hold must be 0-86400 s", optarg);
@@ -119,14 +165,17 @@ static int parse(int argc, char **argv, lg_opts_t *o) {
       o->procs = (int)v;
       break;
     case OPT_PUBLISH:
-      if (optarg[0] != '/' || strpbrk(optarg, " \r\n")) return bad("--publish must be a path starting with /", optarg);
+      if (optarg[0] != '/' || strpbrk(optarg, " \r\n"))
+        return bad("--publish must be a path starting with /", optarg);
       o->publish = optarg;
       break;
     case OPT_PUBRATE:
-      if (!num(optarg, 0.001, 100000, &o->publish_rate)) return bad("--publish-rate must be > 0", optarg);
+      if (!num(optarg, 0.001, 100000, &o->publish_rate))
+        return bad("--publish-rate must be > 0", optarg);
       break;
     case OPT_PUBCOUNT:
-      if (!num(optarg, 1, 1e15, &v) || v != (long)v) return bad("--publish-count must be a positive integer", optarg);
+      if (!num(optarg, 1, 1e15, &v) || v != (long)v)
+        return bad("--publish-count must be a positive integer", optarg);
       o->publish_count = (long)v;
       break;
     case OPT_MARK:
@@ -144,16 +193,19 @@ static int parse(int argc, char **argv, lg_opts_t *o) {
       usage(stdout);
       exit(0);
     default:
-      return bad("unknown option or missing value", optind > 0 && optind <= argc ? argv[optind - 1] : NULL);
+      return bad("unknown option or missing value",
+                 optind > 0 && optind <= argc ? argv[optind - 1] : NULL);
     }
   }
   if (optind < argc) return bad("unexpected argument", argv[optind]);
   if (!o->port) return bad("--port is required", NULL);
   struct sockaddr_in sa;
   if (lg_addr(o->host, o->port, &sa) < 0) return bad("--host must be an IPv4 address", o->host);
-  if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127) return bad("--host must be a loopback address (127.x.x.x)", o->host);
+  if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127)
+    return bad("--host must be a loopback address (127.x.x.x)", o->host);
   if (o->procs > o->n) return bad("--procs must not exceed -n", NULL);
-  if (!o->path) o->path = o->mode == LG_MODE_MCP ? "/mcp" : o->mode == LG_MODE_LEGACY ? "/sse" : "/sub/bench";
+  if (!o->path)
+    o->path = o->mode == LG_MODE_MCP ? "/mcp" : o->mode == LG_MODE_LEGACY ? "/sse" : "/sub/bench";
   if (o->drain_s < 0) o->drain_s = o->publish ? 1 : 0;
   return 0;
 }
@@ -164,17 +216,20 @@ static void json_str(const char *s) {
   putchar('"');
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') printf("\\%c", ch);
-    else if (ch < 0x20) printf("\\u%04x", ch);
-    else putchar(ch);
+    if (ch == '"' || ch == '\\')
+      printf("\\%c", ch);
+    else if (ch < 0x20)
+      printf("\\u%04x", ch);
+    else
+      putchar(ch);
   }
   putchar('"');
 }
 
 static void json_ms(const char *name, const lg_hist_t *h) {
-  printf("\"%s\":{\"count\":%llu,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}", name, (unsigned long long)h->count,
-         (double)lg_hist_quantile(h, 0.5) / 1000, (double)lg_hist_quantile(h, 0.99) / 1000,
-         (double)(h->count ? h->max : 0) / 1000);
+  printf("\"%s\":{\"count\":%llu,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}", name,
+         (unsigned long long)h->count, (double)lg_hist_quantile(h, 0.5) / 1000,
+         (double)lg_hist_quantile(h, 0.99) / 1000, (double)(h->count ? h->max : 0) / 1000);
 }
 
 static int cmp_i64(const void *a, const void *b) {
@@ -190,21 +245,23 @@ static int64_t exact_q(const int64_t *v, uint64_t n, double q) {
   return v[rank - 1];
 }
 
-static void print_summary(const lg_opts_t *o, const lg_stats_t *s, const lg_pub_stats_t *p, int64_t *marks,
-                          int64_t base_us, int64_t end_us) {
+static void print_summary(const lg_opts_t *o, const lg_stats_t *s, const lg_pub_stats_t *p,
+                          int64_t *marks, int64_t base_us, int64_t end_us) {
   static const char *modes[] = {"sse", "mcp", "legacy"};
   static const char *reasons[] = {"connect", "timeout", "reset_eof", "parse"};
   printf("{\"mode\":\"%s\",\"host\":", modes[o->mode]);
   json_str(o->host);
   printf(",\"port\":%d,\"path\":", o->port);
   json_str(o->path);
-  printf(",\"n\":%ld,\"procs\":%d,\"rate\":%g,\"inflight\":%ld,\"start_us\":%lld,\"elapsed_s\":%.3f,"
-         "\"timed_out\":%s,",
-         o->n, o->procs, o->rate, o->inflight, (long long)base_us, (double)(end_us - base_us) / 1e6,
-         s->timed_out ? "true" : "false");
-  printf("\"attempted\":%llu,\"established\":%llu,\"failed\":%llu,\"open_at_end\":%llu,\"failures\":{",
-         (unsigned long long)s->attempted, (unsigned long long)s->established, (unsigned long long)s->failed,
-         (unsigned long long)s->open_at_end);
+  printf(
+      ",\"n\":%ld,\"procs\":%d,\"rate\":%g,\"inflight\":%ld,\"start_us\":%lld,\"elapsed_s\":%.3f,"
+      "\"timed_out\":%s,",
+      o->n, o->procs, o->rate, o->inflight, (long long)base_us, (double)(end_us - base_us) / 1e6,
+      s->timed_out ? "true" : "false");
+  printf(
+      "\"attempted\":%llu,\"established\":%llu,\"failed\":%llu,\"open_at_end\":%llu,\"failures\":{",
+      (unsigned long long)s->attempted, (unsigned long long)s->established,
+      (unsigned long long)s->failed, (unsigned long long)s->open_at_end);
   bool first = true;
   for (int i = 0; i < LG_FAIL_HTTP; i++) {
     if (!s->fail[i]) continue;
@@ -222,15 +279,19 @@ static void print_summary(const lg_opts_t *o, const lg_stats_t *s, const lg_pub_
   putchar(',');
   json_ms("setup_ms", &s->setup_us);
   double span_s = s->last_established_us > s->first_start_us
-                      ? (double)(s->last_established_us - s->first_start_us) / 1e6 : 0;
+                      ? (double)(s->last_established_us - s->first_start_us) / 1e6
+                      : 0;
   printf(",\"setup_span_ms\":%.3f,\"sessions_per_s\":%.1f,", span_s * 1000,
          span_s > 0 ? (double)s->established / span_s : 0);
   json_ms("latency_ms", &s->latency_us);
   double dspan_s = s->last_delivery_us > s->first_delivery_us
-                       ? (double)(s->last_delivery_us - s->first_delivery_us) / 1e6 : 0;
-  printf(",\"deliveries\":%llu,\"deliveries_per_s\":%.1f,\"lost\":%llu,\"dups\":%llu,\"no_events\":%llu,",
+                       ? (double)(s->last_delivery_us - s->first_delivery_us) / 1e6
+                       : 0;
+  printf(",\"deliveries\":%llu,\"deliveries_per_s\":%.1f,\"lost\":%llu,\"dups\":%llu,\"no_events\":"
+         "%llu,",
          (unsigned long long)s->deliveries, dspan_s > 0 ? (double)s->deliveries / dspan_s : 0,
-         (unsigned long long)s->lost, (unsigned long long)s->dups, (unsigned long long)s->no_events);
+         (unsigned long long)s->lost, (unsigned long long)s->dups,
+         (unsigned long long)s->no_events);
   printf("\"publish\":");
   if (o->publish) {
     double pspan = p->last_us > p->first_us ? (double)(p->last_us - p->first_us) / 1e6 : 0;
@@ -259,13 +320,15 @@ static void print_summary(const lg_opts_t *o, const lg_stats_t *s, const lg_pub_
   }
   printf(",\"storm\":");
   if (o->cut_at_s >= 0) {
-    printf("{\"cut_at_us\":%lld,\"cut\":%llu,\"resumed\":%llu,\"resume_failed\":%llu,\"caught_up\":%llu,",
+    printf("{\"cut_at_us\":%lld,\"cut\":%llu,\"resumed\":%llu,\"resume_failed\":%llu,\"caught_up\":"
+           "%llu,",
            (long long)s->cut_us, (unsigned long long)s->cut, (unsigned long long)s->resumed,
            (unsigned long long)s->resume_failed, (unsigned long long)s->caught_up);
     json_ms("resume_ms", &s->resume_us);
     putchar(',');
     json_ms("catchup_ms", &s->catchup_us);
-    printf(",\"lost\":%llu,\"dups\":%llu}", (unsigned long long)s->storm_lost, (unsigned long long)s->storm_dups);
+    printf(",\"lost\":%llu,\"dups\":%llu}", (unsigned long long)s->storm_lost,
+           (unsigned long long)s->storm_dups);
   } else {
     printf("null");
   }
@@ -316,16 +379,19 @@ int main(int argc, char **argv) {
   long per_proc = (o.n + o.procs - 1) / o.procs;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
       (rlim_t)(per_proc + FD_MARGIN) > rl.rlim_cur) {
-    fprintf(stderr, "mw-loadgen: %ld streams per process exceed the open-files limit %llu; use --procs %ld\n",
-            per_proc, (unsigned long long)rl.rlim_cur,
-            (o.n + (long)rl.rlim_cur - FD_MARGIN - 1) / ((long)rl.rlim_cur - FD_MARGIN));
+    fprintf(
+        stderr,
+        "mw-loadgen: %ld streams per process exceed the open-files limit %llu; use --procs %ld\n",
+        per_proc, (unsigned long long)rl.rlim_cur,
+        (o.n + (long)rl.rlim_cur - FD_MARGIN - 1) / ((long)rl.rlim_cur - FD_MARGIN));
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   /* Safety net: whatever goes wrong, no process outlives its budget. */
   alarm((unsigned)(o.duration_s + o.drain_s + 30));
 
-  lg_shared_t *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  lg_shared_t *sh =
+      mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (sh == MAP_FAILED) {
     perror("mw-loadgen: mmap");
     return 1;
@@ -368,7 +434,8 @@ int main(int argc, char **argv) {
       }
       if (pid == 0) {
         close(pfd[0]);
-        for (int j = 0; j < i; j++) close(fds[j]);
+        for (int j = 0; j < i; j++)
+          close(fds[j]);
         lg_stats_t *st = malloc(sizeof *st);
         if (!st) abort();
         lg_stats_init(st);
@@ -393,7 +460,8 @@ int main(int argc, char **argv) {
     marks = malloc((size_t)o.n * sizeof *marks);
     if (!marks) abort();
     for (int i = 0; i < o.procs; i++) {
-      if (read_full(fds[i], one, sizeof *one) == 0 && one->mark_count <= (uint64_t)o.n - total->mark_count &&
+      if (read_full(fds[i], one, sizeof *one) == 0 &&
+          one->mark_count <= (uint64_t)o.n - total->mark_count &&
           read_full(fds[i], marks + total->mark_count, one->mark_count * sizeof *marks) == 0)
         lg_stats_merge(total, one);
       else
@@ -404,7 +472,8 @@ int main(int argc, char **argv) {
       }
     }
     if (failed_children) {
-      fprintf(stderr, "mw-loadgen: %d of %d processes reported nothing\n", failed_children, o.procs);
+      fprintf(stderr, "mw-loadgen: %d of %d processes reported nothing\n", failed_children,
+              o.procs);
       return 1;
     }
   }

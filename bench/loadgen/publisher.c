@@ -25,8 +25,8 @@ struct lg_pub {
   llhttp_settings_t settings;
   uv_timer_t tick;
   bool open, connected, busy, stopping, stopped;
-  int64_t seq;          /* last seq sent */
-  int64_t busy_seq;     /* seq of the request in flight */
+  int64_t seq;      /* last seq sent */
+  int64_t busy_seq; /* seq of the request in flight */
   int64_t acked;
   uint64_t start_ms, stop_ms, retry_at_ms;
   lg_pub_stats_t st;
@@ -46,7 +46,8 @@ static void drop_conn(lg_pub_t *p) {
     p->st.failed++;
     p->busy = false;
   }
-  if (p->open && !uv_is_closing((uv_handle_t *)&p->tcp)) uv_close((uv_handle_t *)&p->tcp, on_closed);
+  if (p->open && !uv_is_closing((uv_handle_t *)&p->tcp))
+    uv_close((uv_handle_t *)&p->tcp, on_closed);
   p->retry_at_ms = uv_now(p->loop) + RETRY_MS;
 }
 
@@ -97,16 +98,19 @@ static void connect_now(lg_pub_t *p) {
   p->open = true;
   uv_tcp_nodelay(&p->tcp, 1);
   p->creq.data = p;
-  if (uv_tcp_connect(&p->creq, &p->tcp, (const struct sockaddr *)&p->dst, on_connect) < 0) drop_conn(p);
+  if (uv_tcp_connect(&p->creq, &p->tcp, (const struct sockaddr *)&p->dst, on_connect) < 0)
+    drop_conn(p);
 }
 
 static void send_next(lg_pub_t *p) {
   char body[96], req[1024];
   int64_t seq = p->seq + 1;
   int64_t now = lg_realtime_us();
-  int blen = snprintf(body, sizeof body, "{\"ts\":%lld,\"seq\":%lld}", (long long)now, (long long)seq);
+  int blen =
+      snprintf(body, sizeof body, "{\"ts\":%lld,\"seq\":%lld}", (long long)now, (long long)seq);
   int n = snprintf(req, sizeof req,
-                   "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                   "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: "
+                   "application/json\r\nContent-Length: %d\r\n\r\n%s",
                    p->o->publish, p->hostport, blen, body);
   if (n < 0 || (size_t)n >= sizeof req) return;
   if (lg_write((uv_stream_t *)&p->tcp, req, (size_t)n) < 0) {
@@ -124,7 +128,8 @@ static void stop(lg_pub_t *p) {
   p->stopped = true;
   atomic_store(&p->sh->pub_final, p->acked);
   atomic_store(&p->sh->pub_stopped, 1);
-  if (p->open && !uv_is_closing((uv_handle_t *)&p->tcp)) uv_close((uv_handle_t *)&p->tcp, on_closed);
+  if (p->open && !uv_is_closing((uv_handle_t *)&p->tcp))
+    uv_close((uv_handle_t *)&p->tcp, on_closed);
   uv_close((uv_handle_t *)&p->tick, NULL);
 }
 
@@ -133,8 +138,9 @@ static void on_tick(uv_timer_t *t) {
   const lg_opts_t *o = p->o;
   uint64_t now = uv_now(p->loop);
   uint64_t elapsed = now - p->start_ms;
-  if (!p->stopping && (atomic_load(&p->sh->subs_done) >= p->nsub || elapsed >= (uint64_t)(o->duration_s * 1000) ||
-                       (o->publish_count && p->seq >= o->publish_count))) {
+  if (!p->stopping &&
+      (atomic_load(&p->sh->subs_done) >= p->nsub || elapsed >= (uint64_t)(o->duration_s * 1000) ||
+       (o->publish_count && p->seq >= o->publish_count))) {
     p->stopping = true;
     p->stop_ms = now;
   }

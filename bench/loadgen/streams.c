@@ -31,12 +31,12 @@
 #define PROTOCOL_VERSION "2025-11-25"
 
 typedef enum {
-  PH_IDLE,       /* queued or not started */
+  PH_IDLE, /* queued or not started */
   PH_CONNECTING,
-  PH_INIT,       /* mcp: initialize sent */
-  PH_NOTIFIED,   /* mcp: notifications/initialized sent */
-  PH_GET,        /* stream request sent */
-  PH_STREAM,     /* 200 received: reading SSE */
+  PH_INIT,     /* mcp: initialize sent */
+  PH_NOTIFIED, /* mcp: notifications/initialized sent */
+  PH_GET,      /* stream request sent */
+  PH_STREAM,   /* 200 received: reading SSE */
   PH_FAILED,
   PH_DONE
 } phase_t;
@@ -47,30 +47,30 @@ typedef struct lg_stream {
   uv_tcp_t tcp;
   uv_connect_t creq;
   llhttp_t parser;
-  run_t *run;             /* borrowed */
-  long gid;               /* global stream id: picks the source address */
+  run_t *run; /* borrowed */
+  long gid;   /* global stream id: picks the source address */
   phase_t phase;
-  bool open;              /* tcp handle initialised, close callback not yet run */
-  bool in_flight;         /* counted in run->inflight */
+  bool open;      /* tcp handle initialised, close callback not yet run */
+  bool in_flight; /* counted in run->inflight */
   bool established_once;
-  bool ready;             /* established on the current connection */
-  bool resuming;          /* reconnecting after the cut */
+  bool ready;    /* established on the current connection */
+  bool resuming; /* reconnecting after the cut */
   bool caught_up;
   bool requeue_on_close;
   bool marked;
-  uint64_t hs_start_ns;   /* uv_hrtime at handshake start */
-  uint64_t deadline_ms;   /* loop time the handshake times out */
-  int64_t target_seq;     /* after the cut: caught up once seq_last reaches it */
-  int64_t seq_last;       /* -1 until the first seq */
-  uint64_t hb_last_ns;    /* last heartbeat on this connection, 0 for none */
-  char sid[128];          /* mcp session id */
-  char last_id[192];      /* last SSE id: line, for Last-Event-ID */
+  uint64_t hs_start_ns; /* uv_hrtime at handshake start */
+  uint64_t deadline_ms; /* loop time the handshake times out */
+  int64_t target_seq;   /* after the cut: caught up once seq_last reaches it */
+  int64_t seq_last;     /* -1 until the first seq */
+  uint64_t hb_last_ns;  /* last heartbeat on this connection, 0 for none */
+  char sid[128];        /* mcp session id */
+  char last_id[192];    /* last SSE id: line, for Last-Event-ID */
   char hname[32], hval[160];
   size_t hname_len, hval_len;
   bool hname_long, hval_long;
-  char *line;             /* owned: partial SSE line across reads */
+  char *line; /* owned: partial SSE line across reads */
   size_t line_len, line_cap;
-  char *data;             /* owned: data of the event being assembled */
+  char *data; /* owned: data of the event being assembled */
   size_t data_len, data_cap;
   bool has_data;
   char event[32];
@@ -81,26 +81,26 @@ struct run {
   const lg_opts_t *o;
   lg_shared_t *sh;
   lg_stats_t *st;
-  lg_stream_t *s;          /* owned: count streams */
+  lg_stream_t *s; /* owned: count streams */
   long count, first_id;
   struct sockaddr_in dst;
   char hostport[64];
   llhttp_settings_t settings;
   double rate;
   long inflight_cap, inflight;
-  long *queue;             /* owned ring of stream indexes */
+  long *queue; /* owned ring of stream indexes */
   long q_head, q_len;
   uint64_t rate_epoch_ms;
   long rate_launched;
-  long started;            /* initial launches */
+  long started; /* initial launches */
   uv_timer_t tick;
   unsigned ticks;
   uint64_t start_ms, settled_ms, drain_start_ms;
   bool ramp_done, cut_done, storm_settled, holding_done, draining, finished;
   long reconnect_pending;
   uint64_t cut_ns;
-  int64_t *marks;          /* owned until handed out: one per stream at most */
-  char rbuf[65536];        /* shared read buffer: parsing is synchronous */
+  int64_t *marks;   /* owned until handed out: one per stream at most */
+  char rbuf[65536]; /* shared read buffer: parsing is synchronous */
 };
 
 static void fail(lg_stream_t *s, int reason, int status);
@@ -134,7 +134,8 @@ static void send_request(lg_stream_t *s) {
   if (s->resuming && s->last_id[0]) snprintf(lei, sizeof lei, "Last-Event-ID: %s\r\n", s->last_id);
   if (o->mode == LG_MODE_MCP && !s->resuming && s->phase == PH_CONNECTING) {
     static const char body[] =
-        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"" PROTOCOL_VERSION
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+        "\"" PROTOCOL_VERSION
         "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mw-loadgen\",\"version\":\"1\"}}}";
     n = snprintf(req, sizeof req,
                  "POST %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json, text/event-stream\r\n"
@@ -145,19 +146,22 @@ static void send_request(lg_stream_t *s) {
     static const char body[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
     n = snprintf(req, sizeof req,
                  "POST %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json, text/event-stream\r\n"
-                 "Content-Type: application/json\r\nMcp-Session-Id: %s\r\nMCP-Protocol-Version: " PROTOCOL_VERSION
+                 "Content-Type: application/json\r\nMcp-Session-Id: "
+                 "%s\r\nMCP-Protocol-Version: " PROTOCOL_VERSION
                  "\r\nContent-Length: %zu\r\n\r\n%s",
                  o->path, r->hostport, s->sid, sizeof body - 1, body);
     s->phase = PH_NOTIFIED;
   } else if (o->mode == LG_MODE_MCP) {
-    n = snprintf(req, sizeof req,
-                 "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nMcp-Session-Id: %s\r\n"
-                 "MCP-Protocol-Version: " PROTOCOL_VERSION "\r\n%s\r\n",
-                 o->path, r->hostport, s->sid, lei);
+    n = snprintf(
+        req, sizeof req,
+        "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nMcp-Session-Id: %s\r\n"
+        "MCP-Protocol-Version: " PROTOCOL_VERSION "\r\n%s\r\n",
+        o->path, r->hostport, s->sid, lei);
     s->phase = PH_GET;
   } else {
     n = snprintf(req, sizeof req,
-                 "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n%s\r\n",
+                 "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nCache-Control: "
+                 "no-cache\r\n%s\r\n",
                  o->path, r->hostport, lei);
     s->phase = PH_GET;
   }
@@ -302,8 +306,8 @@ static void fail(lg_stream_t *s, int reason, int status) {
   r->st->fail[reason]++;
   if (reason == LG_FAIL_HTTP && status >= 0 && status < 600) r->st->fail_http[status]++;
   if (r->o->verbose && r->st->failed <= 5)
-    fprintf(stderr, "mw-loadgen: stream %ld failed (reason %d, status %d, phase %d)\n", s->gid, reason, status,
-            (int)s->phase);
+    fprintf(stderr, "mw-loadgen: stream %ld failed (reason %d, status %d, phase %d)\n", s->gid,
+            reason, status, (int)s->phase);
   if (s->in_flight) {
     s->in_flight = false;
     r->inflight--;
@@ -321,7 +325,8 @@ static void fail(lg_stream_t *s, int reason, int status) {
 static void grow(char **buf, size_t *cap, size_t need) {
   if (need <= *cap) return;
   size_t c = *cap ? *cap : 256;
-  while (c < need) c *= 2;
+  while (c < need)
+    c *= 2;
   char *p = realloc(*buf, c);
   if (!p) abort();
   *buf = p;
@@ -333,7 +338,8 @@ static bool json_int(const char *data, const char *key, int64_t *out) {
   const char *p = strstr(data, key);
   if (!p) return false;
   p += strlen(key);
-  while (*p == ' ') p++;
+  while (*p == ' ')
+    p++;
   char *end;
   long long v = strtoll(p, &end, 10);
   if (end == p) return false;
@@ -348,7 +354,8 @@ static void on_event(lg_stream_t *s) {
   grow(&s->data, &s->data_cap, s->data_len + 1);
   s->data[s->data_len] = 0;
   const char *data = s->data;
-  if (r->o->mode == LG_MODE_LEGACY && !s->ready && strcmp(s->event, "endpoint") == 0) established(s);
+  if (r->o->mode == LG_MODE_LEGACY && !s->ready && strcmp(s->event, "endpoint") == 0)
+    established(s);
   if (r->o->mark && !s->marked && strstr(data, r->o->mark)) {
     s->marked = true;
     r->marks[st->mark_count++] = lg_realtime_us();
@@ -372,7 +379,8 @@ static void on_event(lg_stream_t *s) {
     if (r->cut_done) st->storm_dups++;
   }
   /* Replayed events are old by design: only live ones measure latency. */
-  if (!s->resuming || s->caught_up) lg_hist_add(&st->latency_us, now > ts ? (uint64_t)(now - ts) : 0);
+  if (!s->resuming || s->caught_up)
+    lg_hist_add(&st->latency_us, now > ts ? (uint64_t)(now - ts) : 0);
   check_caught_up(s);
 }
 
@@ -478,8 +486,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_value_complete(llhttp_t *p) {
   lg_stream_t *s = p->data;
-  if (!s->hname_long && !s->hval_long && s->hname_len == 14 && strncasecmp(s->hname, "mcp-session-id", 14) == 0 &&
-      s->hval_len < sizeof s->sid) {
+  if (!s->hname_long && !s->hval_long && s->hname_len == 14 &&
+      strncasecmp(s->hname, "mcp-session-id", 14) == 0 && s->hval_len < sizeof s->sid) {
     memcpy(s->sid, s->hval, s->hval_len);
     s->sid[s->hval_len] = 0;
   }
@@ -605,7 +613,8 @@ static void on_tick(uv_timer_t *t) {
     r->ramp_done = true;
     r->settled_ms = now;
   }
-  if (o->cut_at_s >= 0 && !r->cut_done && r->ramp_done && elapsed >= (uint64_t)(o->cut_at_s * 1000)) cut_all(r);
+  if (o->cut_at_s >= 0 && !r->cut_done && r->ramp_done && elapsed >= (uint64_t)(o->cut_at_s * 1000))
+    cut_all(r);
   if (r->cut_done && !r->storm_settled && r->reconnect_pending == 0) {
     r->storm_settled = true;
     r->settled_ms = now;
@@ -624,16 +633,17 @@ static void on_tick(uv_timer_t *t) {
     return;
   }
   if (o->verbose && r->ticks % 200 == 0)
-    fprintf(stderr,
-            "mw-loadgen[%d]: t=%.1fs started=%ld established=%llu failed=%llu inflight=%ld events=%llu "
-            "hb=%llu resumed=%llu\n",
-            (int)getpid(), (double)elapsed / 1000, r->started, (unsigned long long)r->st->established,
-            (unsigned long long)r->st->failed, r->inflight, (unsigned long long)r->st->events,
-            (unsigned long long)r->st->heartbeats, (unsigned long long)r->st->resumed);
+    fprintf(
+        stderr,
+        "mw-loadgen[%d]: t=%.1fs started=%ld established=%llu failed=%llu inflight=%ld events=%llu "
+        "hb=%llu resumed=%llu\n",
+        (int)getpid(), (double)elapsed / 1000, r->started, (unsigned long long)r->st->established,
+        (unsigned long long)r->st->failed, r->inflight, (unsigned long long)r->st->events,
+        (unsigned long long)r->st->heartbeats, (unsigned long long)r->st->resumed);
 }
 
-int lg_streams_run(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, long first_id, long count, int procs,
-                   lg_stats_t *out, int64_t **marks) {
+int lg_streams_run(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, long first_id, long count,
+                   int procs, lg_stats_t *out, int64_t **marks) {
   run_t *r = calloc(1, sizeof *r);
   if (!r) abort();
   r->loop = loop;
@@ -685,4 +695,3 @@ int lg_streams_run(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, long fi
   free(r);
   return rc < 0 ? rc : 0;
 }
-

@@ -37,9 +37,10 @@ function assertHealthy(s, n) {
   assert.equal(s.timed_out, false);
 }
 
-describe('mw-loadgen', { skip: !fs.existsSync(LOADGEN) && `${LOADGEN} not built` }, () => {
+describe('mw-loadgen', () => {
   let srv;
   before(async () => {
+    assert.ok(fs.existsSync(LOADGEN), `${LOADGEN} is not built (make test-build)`);
     srv = await startServer({ scripts: [path.join(ROOT, 'bench/scripts')], env: { SSE_HEARTBEAT_INTERVAL: '1' } });
   });
   after(async () => { await srv.stop(); });
@@ -71,10 +72,11 @@ describe('mw-loadgen', { skip: !fs.existsSync(LOADGEN) && `${LOADGEN} not built`
     assert.equal(s.publish, null);
   });
 
-  it('legacy: /sse sessions receive broadcasts with nothing lost', async () => {
-    const s = await run(srv, ['--mode', 'legacy', '-n', '20', '--hold', '2',
+  it('legacy: /sse sessions receive broadcasts with nothing lost (two processes merged)', async () => {
+    const s = await run(srv, ['--mode', 'legacy', '-n', '20', '--procs', '2', '--hold', '2',
       '--publish', '/pub-sessions', '--publish-rate', '20']);
     assertHealthy(s, 20);
+    assert.equal(s.procs, 2);
     assert.ok(s.deliveries >= 20 * 20, `${s.deliveries} deliveries`);
     assert.equal(s.lost, 0);
     assert.equal(s.dups, 0);
