@@ -88,7 +88,8 @@ typedef struct lg_shared {
   _Atomic int64_t pub_acked; /* highest seq answered 2xx */
   _Atomic int64_t pub_final; /* highest acked seq once stopped */
   _Atomic int pub_stopped;
-  _Atomic int subs_done; /* subscriber processes that finished holding */
+  _Atomic int subs_ramped; /* subscriber processes whose streams are all up (or failed) */
+  _Atomic int subs_done;   /* subscriber processes that finished holding */
 } lg_shared_t;
 
 typedef struct lg_pub_stats {
@@ -109,8 +110,9 @@ int lg_streams_run(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, long fi
                    int procs, lg_stats_t *out, int64_t **marks);
 
 /* ---- publisher role (publisher.c) ------------------------------------------
- * Starts publishing on `loop`; it stops by itself once `nsub` subscriber
- * processes are done (or at --duration / --publish-count) and then sets
+ * Starts the publisher on `loop`: it publishes once `nsub` subscriber
+ * processes have ramped, stops by itself after --publish-count publishes (or,
+ * without it, once they are all done holding; or at --duration) and then sets
  * sh->pub_final and sh->pub_stopped. */
 typedef struct lg_pub lg_pub_t;
 lg_pub_t *lg_pub_start(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, int nsub);

@@ -299,7 +299,8 @@ static void print_summary(const lg_opts_t *o, const lg_stats_t *s, const lg_pub_
     json_str(o->publish);
     printf(",\"sent\":%llu,\"ok\":%llu,\"failed\":%llu,\"reconnects\":%llu,\"rate_per_s\":%.2f}",
            (unsigned long long)p->sent, (unsigned long long)p->ok, (unsigned long long)p->failed,
-           (unsigned long long)p->reconnects, pspan > 0 ? (double)(p->ok - 1) / pspan : 0);
+           (unsigned long long)p->reconnects,
+           pspan > 0 && p->ok > 1 ? (double)(p->ok - 1) / pspan : 0);
   } else {
     printf("null");
   }

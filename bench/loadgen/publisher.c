@@ -1,6 +1,7 @@
 /* The publisher role: POSTs {"ts":<CLOCK_REALTIME µs>,"seq":n} to --publish
  * at --publish-rate over one keep-alive connection (one request at a time; a
- * late response delays the next send, the schedule catches up after). Seq
+ * late response delays the next send, the schedule catches up after),
+ * starting when every subscriber process has finished its ramp. Seq
  * numbers answered 2xx go to the shared page, so subscribers can tell what
  * they missed at the cut and at the end. */
 #include <stdio.h>
@@ -24,11 +25,11 @@ struct lg_pub {
   llhttp_t parser;
   llhttp_settings_t settings;
   uv_timer_t tick;
-  bool open, connected, busy, stopping, stopped;
+  bool open, connected, busy, began, stopping, stopped;
   int64_t seq;      /* last seq sent */
   int64_t busy_seq; /* seq of the request in flight */
   int64_t acked;
-  uint64_t start_ms, stop_ms, retry_at_ms;
+  uint64_t start_ms, sched_ms, stop_ms, retry_at_ms;
   lg_pub_stats_t st;
   struct sockaddr_in dst;
   char hostport[64];
@@ -137,10 +138,15 @@ static void on_tick(uv_timer_t *t) {
   lg_pub_t *p = t->data;
   const lg_opts_t *o = p->o;
   uint64_t now = uv_now(p->loop);
-  uint64_t elapsed = now - p->start_ms;
-  if (!p->stopping &&
-      (atomic_load(&p->sh->subs_done) >= p->nsub || elapsed >= (uint64_t)(o->duration_s * 1000) ||
-       (o->publish_count && p->seq >= o->publish_count))) {
+  /* The schedule starts once every subscriber process has its streams up,
+   * so each publish reaches the whole audience. */
+  if (!p->began && atomic_load(&p->sh->subs_ramped) >= p->nsub) {
+    p->began = true;
+    p->sched_ms = now;
+  }
+  bool enough =
+      o->publish_count ? p->seq >= o->publish_count : atomic_load(&p->sh->subs_done) >= p->nsub;
+  if (!p->stopping && (enough || now - p->start_ms >= (uint64_t)(o->duration_s * 1000))) {
     p->stopping = true;
     p->stop_ms = now;
   }
@@ -152,7 +158,8 @@ static void on_tick(uv_timer_t *t) {
     if (now >= p->retry_at_ms) connect_now(p);
     return;
   }
-  double due = o->publish_rate * (double)elapsed / 1000.0;
+  if (!p->began) return;
+  double due = o->publish_rate * (double)(now - p->sched_ms) / 1000.0;
   if (p->connected && !p->busy && (double)p->seq + 1 <= due + 1e-9) send_next(p);
 }
 

@@ -612,6 +612,7 @@ static void on_tick(uv_timer_t *t) {
   if (!r->ramp_done && r->started == r->count && r->q_len == 0 && r->inflight == 0) {
     r->ramp_done = true;
     r->settled_ms = now;
+    atomic_fetch_add(&r->sh->subs_ramped, 1);
   }
   if (o->cut_at_s >= 0 && !r->cut_done && r->ramp_done && elapsed >= (uint64_t)(o->cut_at_s * 1000))
     cut_all(r);
