@@ -82,7 +82,7 @@ struct run {
   lg_shared_t *sh;
   lg_stats_t *st;
   lg_stream_t *s; /* owned: count streams */
-  long count, first_id;
+  long count;
   struct sockaddr_in dst;
   char hostport[64];
   llhttp_settings_t settings;
@@ -652,7 +652,6 @@ int lg_streams_run(uv_loop_t *loop, const lg_opts_t *o, lg_shared_t *sh, long fi
   r->sh = sh;
   r->st = out;
   r->count = count;
-  r->first_id = first_id;
   r->rate = o->rate / procs;
   r->inflight_cap = (o->inflight + procs - 1) / procs;
   if (lg_addr(o->host, o->port, &r->dst) < 0) {
