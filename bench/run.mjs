@@ -21,7 +21,8 @@ const ONLY = (() => {
 })();
 const SCALE = QUICK ? 0.1 : 1;
 const N = (n) => Math.max(20, Math.round(n * SCALE));
-const OUT = QUICK ? path.join(ROOT, 'bench/quick') : path.join(ROOT, 'bench');
+// Partial and quick runs never overwrite the committed results.
+const OUT = QUICK || ONLY ? path.join(ROOT, 'bench/quick') : path.join(ROOT, 'bench');
 const WORK = fs.mkdtempSync('/tmp/mw-bench-');
 const LOGS = path.join(WORK, 'logs');
 fs.mkdirSync(LOGS);

@@ -101,14 +101,24 @@ end
 -- generation declared (kept in the C shared store) and notify what changed.
 function M.notify_changes()
   local fps = registry.fingerprints()
+  local changed = {}
   for kind, fp in pairs(fps) do
     local key = "moonwire.mcp.fp." .. kind
     local old = core.shared_get(key)
     if old ~= fp then
       core.shared_set(key, fp)
-      if old ~= nil then M.list_changed(kind) end
+      if old ~= nil then changed[#changed + 1] = kind end
     end
   end
+  if #changed == 0 then return end
+  -- Telling 10,000 sessions takes a few hundred ms (each may need its state
+  -- decoded, each is a write): as a task, preempted every 10 ms like any
+  -- handler, the new generation serves requests meanwhile.
+  runtime.spawn(function()
+    for _, kind in ipairs(changed) do M.list_changed(kind) end
+  end, function(err)
+    core.lua_error("list_changed broadcast: " .. tostring(type(err) == "table" and err.message or err))
+  end)
 end
 
 return M
