@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { start, waitPort, rss, cpu, run, lastJson, freePort, sleep } from './lib/proc.mjs';
+import { start, waitPort, rss, cpu, cpuSplit, run, lastJson, freePort, sleep } from './lib/proc.mjs';
 import { machine, markdown, svg, fmt } from './lib/report.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -69,7 +69,9 @@ async function settle(pid, base, n, timeoutMs = 60000) {
   for (;;) {
     const c = fds(pid) - base;
     if (c !== last) { last = c; stableSince = Date.now(); }
-    if (c >= n && Date.now() - stableSince > 1000) return c;
+    // A server that refuses a few (nchan near its descriptor limit) still
+    // settles: the count stops moving; the generator's summary says how many failed.
+    if ((c >= n && Date.now() - stableSince > 1000) || (c >= 0.95 * n && Date.now() - stableSince > 2000)) return c;
     if (Date.now() > until) throw new Error(`server holds ${c} of ${n} streams after ${timeoutMs} ms`);
     await sleep(100);
   }
@@ -164,28 +166,39 @@ ${[...Object.values(res).map((r) => ['Moonwire (MCP)', r]), ['nchan', an.nchan],
     .map(([k, r]) => `| ${k} | ${fmt(r.n)} | ${fmt(r.before / 2 ** 20, 1)} MiB | ${fmt(r.after / 2 ** 20, 1)} MiB | ${kb(r.per)} | ${r.summary.failed} |`).join('\n')}`);
 }
 
+// Holds `n` streams for a while and measures the server's CPU over 8 s of it.
+async function heartbeatRun(server, n, args) {
+  return withStreams(server, n, ['--rate', '4000', '--inflight', '400', '--hold', '12', '--duration', '90', '--procs', '2', ...args],
+    async () => {
+      const c0 = cpuSplit(server.pid), t0 = Date.now();
+      await sleep(8000);
+      const c1 = cpuSplit(server.pid), s = (Date.now() - t0) / 1000;
+      return { user: ((c1.user - c0.user) / s) * 100, sys: ((c1.sys - c0.sys) / s) * 100 };
+    });
+}
+
 async function target2() {
   const n = N(19000);
+  let s, c, ns, nc;
   const mw = await moonwire({ env: { SSE_HEARTBEAT_INTERVAL: '1' } });
-  let s, cpuPct;
-  try {
-    [s, cpuPct] = await withStreams(mw, n, ['--mode', 'mcp', '--rate', '4000', '--inflight', '400', '--hold', '12', '--duration', '90', '--procs', '2'],
-      async () => {
-        const c0 = cpu(mw.pid), t0 = Date.now();
-        await sleep(8000);
-        return ((cpu(mw.pid) - c0) / ((Date.now() - t0) / 1000)) * 100;
-      });
-  } finally { await mw.stop(); }
-  raw.heartbeats = { summary: s, cpu_pct: cpuPct };
-  const g = s.heartbeat_gap_ms;
-  const dev = Math.max(Math.abs(g.p99 - 1000), Math.abs((g.p1 ?? g.p50) - 1000));
+  try { [s, c] = await heartbeatRun(mw, n, ['--mode', 'mcp']); } finally { await mw.stop(); }
+  const nchan = await anchor('nchan');
+  try { [ns, nc] = await heartbeatRun(nchan, n, ['--mode', 'sse', '--path', '/sub-ping/hb']); } finally { await nchan.stop(); }
+  raw.heartbeats = { moonwire: { summary: s, cpu_pct: c }, nchan: { summary: ns, cpu_pct: nc } };
+  const g = s.heartbeat_gap_ms, h = ns.heartbeat_gap_ms;
+  const dev = Math.max(Math.abs(g.p99 - 1000), Math.abs(g.p1 - 1000));
+  const pct = (x) => `${fmt(x.user + x.sys, 1)}% (user ${fmt(x.user, 1)}%, kernel ${fmt(x.sys, 1)}%)`;
   targets.push({ n: 2, name: `Heartbeats at ${fmt(n)} streams, 1 s interval`, goal: 'gap within ±100 ms at p99; server CPU < 10% of a core',
-    moonwire: `gap p50 ${fmt(g.p50, 1)} ms, p99 ${fmt(g.p99, 1)} ms${g.p1 != null ? `, p1 ${fmt(g.p1, 1)} ms` : ''}, max ${fmt(g.max, 1)} ms; CPU ${fmt(cpuPct, 1)}%`,
-    anchors: '—', met: dev <= 100 && cpuPct < 10 && s.failed === 0 });
+    moonwire: `gap p1 ${fmt(g.p1, 1)} ms, p50 ${fmt(g.p50, 1)} ms, p99 ${fmt(g.p99, 1)} ms, max ${fmt(g.max, 1)} ms; CPU ${pct(c)}`,
+    anchors: `nchan (ping every 1 s, ${fmt(ns.established)} subscribers held): gap p99 ${fmt(h.p99, 1)} ms; CPU ${pct(nc)}`,
+    met: dev <= 100 && c.user + c.sys < 10 && s.failed === 0 });
   section('2. Heartbeats', `${fmt(n)} MCP sessions with open GET streams, \`SSE_HEARTBEAT_INTERVAL=1\`; mw-loadgen records the
 gap between consecutive heartbeat comments on every stream (${fmt(g.count)} gaps). Server CPU is
-user+system time over 8 s of the hold divided by wall time. The generator shares the 2 cores, so
-its own scheduling delays are inside these gaps.`);
+user and system time over 8 s of the hold divided by wall time (/proc/PID/stat). The same run
+against nchan: ${fmt(n)} EventSource subscribers of a location with \`nchan_eventsource_ping_interval 1\`
+(a \`: ping\` comment per second). The generator shares the 2 cores, so its own scheduling delays are
+inside these gaps. On loopback the sender's write also runs the receiver's TCP path (softirq)
+and conntrack, all charged to the sending server as kernel time.`);
 }
 
 async function fanout(server, pathSub, pathPub, n) {

@@ -60,11 +60,17 @@ export function rss(pid) {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-// User + system CPU time `pid` has used, seconds (children not included).
-export function cpu(pid) {
+// CPU time `pid` has used, seconds (children not included): { user, sys }.
+export function cpuSplit(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+}
+
+// User + system CPU time `pid` has used, seconds.
+export function cpu(pid) {
+  const { user, sys } = cpuSplit(pid);
+  return user + sys;
 }
 
 // Runs a command to completion and returns its stdout; rejects on a nonzero
