@@ -20,12 +20,20 @@ local function out_filter(msg, sid, version, method)
   return filters.outgoing(msg, { transport = "http", session_id = sid, protocol_version = version }, method)
 end
 
+local find, match, lower = string.find, string.match, string.lower
+
+-- True when the comma-separated media-type list `list` (an Accept header)
+-- names `token` (lowercase) or */*, parameters aside. Runs twice on every
+-- POST: anchored matches from each comma, so no iterator or item strings.
 local function has_token(list, token)
   if type(list) ~= "string" then return false end
-  for item in list:gmatch("[^,]+") do
-    local t = item:match("^%s*([^;%s]+)")
-    if t and (t:lower() == token or t == "*/*") then return true end
-  end
+  local pos = 1
+  repeat
+    local t = match(list, "^%s*([^,;%s]+)", pos)
+    if t and (t == token or t == "*/*" or lower(t) == token) then return true end
+    pos = find(list, ",", pos, true)
+    if pos then pos = pos + 1 end
+  until not pos
   return false
 end
 H.has_token = has_token
@@ -172,13 +180,21 @@ local function session_of(req, handle)
   return sid, state
 end
 
+-- stateless.lua requires this module, so it is looked up on first use.
+local stateless_mod
+local function stateless_module()
+  stateless_mod = stateless_mod or require "moonwire.mcp.stateless"
+  return stateless_mod
+end
+
 function H.post(req, handle)
-  if not (has_token(req.headers.accept, "application/json") and has_token(req.headers.accept, "text/event-stream")) then
+  local accept = req.headers.accept
+  if not (has_token(accept, "application/json") and has_token(accept, "text/event-stream")) then
     return H.reject(handle, 406, jsonrpc.INVALID_REQUEST,
       "Not Acceptable: Client must accept both application/json and text/event-stream")
   end
   local ctype = req.headers["content-type"] or ""
-  if not ctype:lower():match("^%s*application/json") then
+  if ctype ~= "application/json" and not match(lower(ctype), "^%s*application/json") then
     return H.reject(handle, 415, jsonrpc.INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
   end
   local msgs, perr, batch = jsonrpc.decode(req.body)
@@ -186,7 +202,7 @@ function H.post(req, handle)
 
   -- Any MCP-Protocol-Version that is not a session revision is the
   -- stateless path's to judge (it answers -32022 for unknown ones).
-  local stateless = require "moonwire.mcp.stateless"
+  local stateless = stateless_module()
   if stateless.claims(req, msgs, batch) then return stateless.post(req, handle, msgs, batch) end
 
   -- Plugin incoming filters see every message before the protocol does; the
