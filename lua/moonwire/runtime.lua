@@ -141,6 +141,9 @@ function M.respond_error(handle, status, message, headers)
   return core.respond(handle, status, h, error_body(status, message))
 end
 
+-- core.respond only reads the headers it is given.
+local TEXT_HEADERS = { ["Content-Type"] = "text/plain; charset=utf-8" }
+
 -- Turns what a handler returned into a response.
 --   "text"                          -> 200 text/plain
 --   { status, headers, body }       -> as given
@@ -153,7 +156,7 @@ function M.send_result(handle, res, err)
     if err ~= nil then return M.respond_error(handle, 500, tostring(err)) end
     return core.respond(handle, 204, nil, "")
   elseif t == "string" then
-    return core.respond(handle, 200, { ["Content-Type"] = "text/plain; charset=utf-8" }, res)
+    return core.respond(handle, 200, TEXT_HEADERS, res)
   elseif t == "table" then
     local headers = header_table(res.headers)
     local body = res.body
@@ -212,6 +215,7 @@ M.unescape = unescape
 
 function M.parse_query(q)
   local args = {}
+  if q == "" then return args end
   for pair in q:gmatch("[^&]+") do
     local k, v = pair:match("^([^=]*)=?(.*)$")
     k = unescape(k)
@@ -245,9 +249,9 @@ end
 local function find_route(method, path)
   local lookup = method == "HEAD" and "GET" or method
   local exact = M.routes[path]
+  if exact and exact[lookup] then return exact[lookup], {} end
   local allowed = {}
   if exact then
-    if exact[lookup] then return exact[lookup], {} end
     for m in pairs(exact) do allowed[#allowed + 1] = m end
   end
   local parts
