@@ -35,6 +35,21 @@ M.tasks = tasks
 
 local TIMEOUT = "timeout"
 
+-- Task coroutines are reused: a worker runs one task, yields DONE with the
+-- xpcall results, and waits there for the next (fn, ...). Only a worker
+-- whose task finished without ever suspending goes back to `idle`: nothing
+-- can hold it to resume it later (a timer, a pending client request), so a
+-- stale resume can never reach the next task. Saves creating a coroutine,
+-- its closure and its stack for every request.
+local DONE = {}
+local idle = {}
+local IDLE_MAX = 16
+
+local function worker(fn, ...)
+  -- A tail call: the worker's stack does not grow from task to task.
+  return worker(coroutine.yield(DONE, xpcall(fn, traceback, ...)))
+end
+
 local function finish(co, task, ok, err)
   tasks[co] = nil
   core.budget(co)
@@ -61,18 +76,22 @@ function M.resume(co, ...)
   local task = tasks[co]
   if not task then return false end
   core.slice(co)
-  local ok, xok, err = coroutine.resume(co, ...)
+  local ok, done, xok, err = coroutine.resume(co, ...)
   if not ok then
-    finish(co, task, false, xok)
-  elseif coroutine.status(co) == "dead" then
+    finish(co, task, false, done)
+  elseif done == DONE then
     finish(co, task, xok, err)
+    if xok and not task.suspended and #idle < IDLE_MAX then idle[#idle + 1] = co end
   elseif core.expired(co) then
     finish(co, task, false, timeout_error(task))
-  elseif core.preempted(co) then
-    -- Its time slice ran out: let the loop serve others, then continue.
-    -- 1 ms, not 0: libuv runs a 0 ms timer added by a timer callback in the
-    -- same pass, before polling for I/O, which would starve everyone else.
-    core.timer(1, false, function() M.resume(co) end)
+  else
+    task.suspended = true
+    if core.preempted(co) then
+      -- Its time slice ran out: let the loop serve others, then continue.
+      -- 1 ms, not 0: libuv runs a 0 ms timer added by a timer callback in the
+      -- same pass, before polling for I/O, which would starve everyone else.
+      core.timer(1, false, function() M.resume(co) end)
+    end
   end
   return true
 end
@@ -93,7 +112,7 @@ local function sweep()
   end
 end
 
--- Runs fn(...) in a new coroutine with a budget of `budget_ms` (default
+-- Runs fn(...) in a task coroutine (new or idle) with a budget of `budget_ms` (default
 -- HANDLER_TIMEOUT_MS). The generation is held while it runs, so a reload
 -- never closes a state under a handler that is still sleeping. on_error(err)
 -- gets thrown errors (tables as thrown, strings with traceback) and
@@ -101,11 +120,13 @@ end
 function M.spawn(fn, on_error, budget_ms, ...)
   budget_ms = budget_ms or M.handler_timeout_ms
   core.hold()
-  local co = coroutine.create(function(...) return xpcall(fn, traceback, ...) end)
+  local n = #idle
+  local co = idle[n]
+  if co then idle[n] = nil else co = coroutine.create(worker) end
   tasks[co] = { on_error = on_error, budget_ms = budget_ms, deadline_ms = core.now() + budget_ms }
   core.budget(co, budget_ms)
   if not sweeper then sweeper = core.timer(100, true, sweep) end
-  M.resume(co, ...)
+  M.resume(co, fn, ...)
   return co
 end
 

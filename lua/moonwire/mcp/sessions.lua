@@ -99,7 +99,16 @@ function S.ask(sid, emit, method, params, ex)
   if ex then
     ex.waker = function() S.resolve(k, nil, "cancelled") end
   end
-  emit({ jsonrpc = "2.0", id = id, method = method, params = params })
+  -- A failed send must not leave the entry behind: its timer would resume
+  -- this coroutine long after the task is over (the runtime reuses task
+  -- coroutines that never suspended).
+  local sent, serr = pcall(emit, { jsonrpc = "2.0", id = id, method = method, params = params })
+  if not sent then
+    S.pending[k] = nil
+    entry.timer:stop()
+    if ex then ex.waker = nil end
+    error(serr, 0)
+  end
   local result, err = coroutine.yield()
   if ex then ex.waker = nil end
   return result, err
