@@ -94,8 +94,11 @@ function Chan:finish(response)
     core.respond(self.handle, 202, nil, "")
   else
     local body = self.batch and json.encode(json.array(self.results)) or json.encode(self.results[1])
-    local h = { ["Content-Type"] = "application/json" }
-    for k, v in pairs(self.headers) do h[k] = v end
+    local h = JSON_HEADERS
+    if next(self.headers) ~= nil then
+      h = { ["Content-Type"] = "application/json" }
+      for k, v in pairs(self.headers) do h[k] = v end
+    end
     core.respond(self.handle, 200, h, body)
   end
 end

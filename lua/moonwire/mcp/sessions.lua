@@ -37,12 +37,14 @@ end
 function S.get(sid)
   if type(sid) ~= "string" then return nil end
   local state = S.cache[sid]
-  local exists, data = core.session_get(sid)
-  if not exists then
+  if state then
+    -- The decoded copy is current; only the session's existence is news.
+    if core.session_exists(sid) then return state end
     S.cache[sid] = nil
     return nil
   end
-  if state then return state end
+  local exists, data = core.session_get(sid)
+  if not exists then return nil end
   state = data and json.decode(data) or {}
   if type(state) ~= "table" then state = {} end
   S.cache[sid] = state
