@@ -378,6 +378,17 @@ function S.deliver(sid, state, msg)
   return core.session_send(sid, 0, nil, json.encode(out)) ~= nil
 end
 
+-- The task of one request; ex.msg is the request. Passing ex as the task's
+-- argument leaves one closure (the error handler) per request.
+local function run_exchange(ex)
+  ex:finish(protocol.run(ex.msg, ex) or jsonrpc.error(ex.request_id, jsonrpc.INTERNAL_ERROR, "cancelled"))
+end
+
+local function exchange_failed(ex, e)
+  ex.cancelled = true
+  ex:finish(protocol.failure_response(ex.msg, e))
+end
+
 function S.post(req, handle, msgs, batch)
   if batch then
     return fail(handle, 400, nil, jsonrpc.INVALID_REQUEST,
@@ -436,12 +447,8 @@ function S.post(req, handle, msgs, batch)
     end
   end
   ex.responses = answers
-  runtime.spawn(function()
-    ex:finish(protocol.run(msg, ex) or jsonrpc.error(id, jsonrpc.INTERNAL_ERROR, "cancelled"))
-  end, function(e)
-    ex.cancelled = true
-    ex:finish(protocol.failure_response(msg, e))
-  end, protocol.budget_for(msg))
+  ex.msg = msg
+  runtime.spawn(run_exchange, function(e) exchange_failed(ex, e) end, protocol.budget_for(msg), ex)
 end
 
 return S
