@@ -119,24 +119,32 @@ function Ex:close_stream()
   return core.session_release(self.sid, self.chan.stream)
 end
 
+local function respond(ex, res)
+  if res and filters.active_out then res = out_filter(res, ex.sid, ex.state.v, ex.msg.method) end
+  ex.chan:finish(res)
+end
+
+-- The task of one request (ex.msg); ex.key names it in sessions.inflight.
+local function run_exchange(ex)
+  local k = ex.key
+  sessions.inflight[k] = ex
+  local res = protocol.run(ex.msg, ex)
+  if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+  respond(ex, res)
+end
+
+local function exchange_failed(ex, err)
+  if sessions.inflight[ex.key] == ex then sessions.inflight[ex.key] = nil end
+  ex.cancelled = true -- anything it still sends is dropped
+  respond(ex, protocol.failure_response(ex.msg, err))
+end
+
 function H.run_request(msg, sid, state, chan)
   local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v,
-                            request_id = msg.id, can_request = true }, Ex)
-  local k = sessions.key(sid, msg.id)
-  local function finish(res)
-    if res and filters.active_out then res = out_filter(res, sid, state.v, msg.method) end
-    chan:finish(res)
-  end
-  runtime.spawn(function()
-    sessions.inflight[k] = ex
-    local res = protocol.run(msg, ex)
-    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
-    finish(res)
-  end, function(err)
-    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
-    ex.cancelled = true -- anything it still sends is dropped
-    finish(protocol.failure_response(msg, err))
-  end, protocol.budget_for(msg))
+                            request_id = msg.id, can_request = true, msg = msg,
+                            key = sessions.key(sid, msg.id) }, Ex)
+  -- ex is the task's argument: one closure (the error handler) per request.
+  runtime.spawn(run_exchange, function(err) exchange_failed(ex, err) end, protocol.budget_for(msg), ex)
 end
 
 -- Notifications and responses from a session's client.
