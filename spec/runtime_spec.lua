@@ -123,9 +123,14 @@ describe("routing", function()
     assert.equal("q", dispatch("GET", "/quick").body)
     assert.equal("q", dispatch("GET", "/quick").body)
     assert.equal(seen[1], seen[2])
-    -- A stale resume of an idle coroutine does nothing.
+    -- A stale resume of an idle coroutine does nothing, from the runtime or
+    -- from a script that kept it.
     assert.is_false(runtime.resume(seen[1]))
+    local ran = false
+    coroutine.resume(seen[1], function() ran = true end)
+    assert.is_false(ran)
     assert.equal("q", dispatch("GET", "/quick").body)
+    assert.equal(seen[1], seen[3])
 
     runtime.dispatch(request("GET", "/nap"), core.handle())
     core.run_timers()

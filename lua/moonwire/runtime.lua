@@ -46,8 +46,13 @@ local idle = {}
 local IDLE_MAX = 16
 
 local function worker(fn, ...)
-  -- A tail call: the worker's stack does not grow from task to task.
-  return worker(coroutine.yield(DONE, xpcall(fn, traceback, ...)))
+  -- Tail calls: the worker's stack does not grow from task to task.
+  if tasks[coroutine.running()] then
+    return worker(coroutine.yield(DONE, xpcall(fn, traceback, ...)))
+  end
+  -- Resumed by something other than the runtime (a script that kept
+  -- coroutine.running() of an earlier task): run nothing, stay parked.
+  return worker(coroutine.yield(DONE, false, "not a running task"))
 end
 
 local function finish(co, task, ok, err)
