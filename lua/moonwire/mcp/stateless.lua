@@ -396,10 +396,13 @@ function S.post(req, handle, msgs, batch)
   end
   local msg = msgs[1]
   local kind, err = jsonrpc.classify(msg)
-  local id = type(msg) == "table" and jsonrpc.valid_id(msg.id) and msg.id or nil
-  if not kind then return fail(handle, 400, id, err.code, err.message) end
+  if not kind then
+    local id = type(msg) == "table" and jsonrpc.valid_id(msg.id) and msg.id or nil
+    return fail(handle, 400, id, err.code, err.message)
+  end
   -- Notifications and responses have no session to act on.
   if kind ~= "request" then return core.respond(handle, 202, nil, "") end
+  local id = msg.id -- a request: classify checked it is a valid id
   if not validate(req, handle, msg) then return end
   if filters.active_in then
     local kept, reply = filters.incoming(msg, { transport = "stateless", protocol_version = V, headers = req.headers })
