@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define MAX_DEPTH 1000 /* json.lua's MAX_DEPTH (cjson's default nesting limit) */
-#define MAX_EXACT 9007199254740992.0 /* 2^53 */
+/* json.lua's MAX_DEPTH (cjson's default nesting limit) and 2^53. */
+#define MAX_DEPTH 1000
+#define MAX_EXACT 9007199254740992.0
 
 /* json.lua's to_integer: pushes v as an integer when it should become one,
  * else returns false and pushes nothing. */
@@ -103,8 +104,9 @@ static bool clean(lua_State *L, int t, int depth, int array_mt, int object_mt) {
       ok = clean(L, lua_gettop(L), depth + 1, array_mt, object_mt);
     } else if (tv == LUA_TNUMBER) {
       if (lua_isinteger(L, -1)) {
+        /* Below 1e14 an integer has at most 14 digits: cjson prints it exactly. */
         lua_Integer i = lua_tointeger(L, -1);
-        ok = i > -100000000000000LL && i < 100000000000000LL; /* below 1e14: cjson prints it exactly */
+        ok = i > -100000000000000LL && i < 100000000000000LL;
       } else {
         lua_Number v = lua_tonumber(L, -1);
         ok = (v > -1e14 && v < 1e14 && floor(v) == v) || float_prints_exactly(v);
