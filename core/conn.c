@@ -357,6 +357,38 @@ static bool header_ok(const char *s) {
   return strpbrk(s, "\r\n") == NULL;
 }
 
+const char *mw_conn_peer(mw_conn_t *c) {
+  if (c->peer[0]) return c->peer;
+  struct sockaddr_storage sa;
+  int len = sizeof sa;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0) {
+    if (sa.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&sa, c->peer, sizeof c->peer);
+    else
+      uv_ip4_name((struct sockaddr_in *)&sa, c->peer, sizeof c->peer);
+  }
+  return c->peer;
+}
+
+/* Response heads are built with appends, not printf: this runs on every
+ * answered request. */
+static void put_uint(mw_buf_t *b, size_t v) {
+  char tmp[24];
+  char *p = tmp + sizeof tmp;
+  do {
+    *--p = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  mw_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static void put_header(mw_buf_t *b, const char *name, const char *value) {
+  mw_buf_puts(b, name);
+  mw_buf_append(b, ": ", 2);
+  mw_buf_puts(b, value);
+  mw_buf_append(b, "\r\n", 2);
+}
+
 static void put_common_headers(mw_conn_t *c, mw_buf_t *b) {
   const mw_cors_t *cors = &c->server->cors;
   const char *origin = c->req ? mw_req_header(c->req, "origin") : NULL;
@@ -364,11 +396,11 @@ static void put_common_headers(mw_conn_t *c, mw_buf_t *b) {
     /* Credentials require the origin itself, never "*". */
     bool any = strcmp(cors->origins, "*") == 0 && !cors->credentials;
     if (any || strcmp(cors->origins, "*") == 0 || mw_http_list_has(cors->origins, origin)) {
-      mw_buf_printf(b, "Access-Control-Allow-Origin: %s\r\n", any ? "*" : origin);
+      put_header(b, "Access-Control-Allow-Origin", any ? "*" : origin);
       if (!any) mw_buf_puts(b, "Vary: Origin\r\n");
       if (cors->credentials) mw_buf_puts(b, "Access-Control-Allow-Credentials: true\r\n");
       if (cors->expose && *cors->expose)
-        mw_buf_printf(b, "Access-Control-Expose-Headers: %s\r\n", cors->expose);
+        put_header(b, "Access-Control-Expose-Headers", cors->expose);
     }
   }
 }
@@ -386,8 +418,16 @@ void mw_conn_respond(mw_conn_t *c, int status, const mw_kv_t *hdrs, size_t nhdrs
   if (s->access_hook) mw_server_record_access(s, c, status);
   bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
   mw_buf_t b = {0};
-  mw_buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, mw_http_reason(status));
-  if (!no_body) mw_buf_printf(&b, "Content-Length: %zu\r\n", body_len);
+  mw_buf_append(&b, "HTTP/1.1 ", 9);
+  put_uint(&b, (size_t)status);
+  mw_buf_append(&b, " ", 1);
+  mw_buf_puts(&b, mw_http_reason(status));
+  mw_buf_append(&b, "\r\n", 2);
+  if (!no_body) {
+    mw_buf_puts(&b, "Content-Length: ");
+    put_uint(&b, body_len);
+    mw_buf_append(&b, "\r\n", 2);
+  }
   if (!c->keep_alive || s->shutting_down)
     mw_buf_puts(&b, "Connection: close\r\n");
   else if (c->req && c->req->http10)
@@ -396,7 +436,7 @@ void mw_conn_respond(mw_conn_t *c, int status, const mw_kv_t *hdrs, size_t nhdrs
   for (size_t i = 0; i < nhdrs; i++) {
     if (skip_header(hdrs[i].name) || !header_ok(hdrs[i].name) || !header_ok(hdrs[i].value))
       continue;
-    mw_buf_printf(&b, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
+    put_header(&b, hdrs[i].name, hdrs[i].value);
   }
   mw_buf_puts(&b, "\r\n");
   if (!no_body && !c->head_only && body_len) mw_buf_append(&b, body, body_len);
@@ -424,7 +464,7 @@ int mw_conn_sse_start(mw_conn_t *c, const mw_kv_t *hdrs, size_t nhdrs) {
     if (skip_header(hdrs[i].name) || strcasecmp(hdrs[i].name, "content-type") == 0 ||
         !header_ok(hdrs[i].name) || !header_ok(hdrs[i].value))
       continue;
-    mw_buf_printf(&b, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
+    put_header(&b, hdrs[i].name, hdrs[i].value);
   }
   mw_buf_puts(&b, "\r\n");
   size_t len;

@@ -51,6 +51,8 @@ struct mw_conn {
   uint64_t req_start_ms;    /* loop time the current request began (access records) */
   uint64_t stall_until_ms;  /* test hook (mw_channel_stall): nothing, not even a heartbeat,
                                is written before this loop time; 0 = not stalled */
+  char peer[46];            /* the client's address as text (INET6_ADDRSTRLEN), "" until
+                               mw_conn_peer first asks: one getpeername per connection */
   union {
     struct {
       mw_session_t *session; /* borrowed; the session detaches us before it is freed */
@@ -62,6 +64,9 @@ struct mw_conn {
     } ch;
   } sse;
 };
+
+/* The client's IP address as text ("" if the socket cannot tell); owned by `c`. */
+const char *mw_conn_peer(mw_conn_t *c);
 
 /* Accepts one pending connection on the server's listener. */
 void mw_conn_accept(mw_server_t *s);

@@ -241,6 +241,12 @@ static int l_session_get(lua_State *L) {
   return 2;
 }
 
+/* session_exists(sid) -> bool: session_get without copying the data out. */
+static int l_session_exists(lua_State *L) {
+  lua_pushboolean(L, check_session(L, 1) != NULL);
+  return 1;
+}
+
 static int l_session_set(lua_State *L) {
   mw_session_t *ss = check_session(L, 1);
   size_t len;
@@ -1130,6 +1136,7 @@ int mw_luacore_open(lua_State *L) {
       {"publish", l_publish},
       {"session_create", l_session_create},
       {"session_get", l_session_get},
+      {"session_exists", l_session_exists},
       {"session_set", l_session_set},
       {"session_destroy", l_session_destroy},
       {"session_touch", l_session_touch},

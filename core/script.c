@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "jsonwalk.h"
 #include "log.h"
 #include "luacore.h"
 #include "luafs.h"
@@ -193,6 +194,8 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, mw_luacore_open);
   lua_setfield(L, -2, "moonwire.core");
+  lua_pushcfunction(L, mw_jsonwalk_open);
+  lua_setfield(L, -2, "moonwire.jsonwalk");
   lua_pop(L, 2);
   mw_buf_dispose(&path);
 
@@ -270,7 +273,8 @@ void mw_gen_retire(mw_gen_t *g) {
 
 static void push_request(lua_State *L, mw_conn_t *c) {
   mw_req_t *r = c->req;
-  lua_createtable(L, 0, 8);
+  /* 8 fields here and 2 (params, args) from the runtime: sized for all. */
+  lua_createtable(L, 0, 10);
   lua_pushstring(L, llhttp_method_name((llhttp_method_t)r->method));
   lua_setfield(L, -2, "method");
   const char *url = mw_req_url(r);
@@ -286,33 +290,26 @@ static void push_request(lua_State *L, mw_conn_t *c) {
   lua_pushlstring(L, r->body ? r->body : "", r->body_len);
   lua_setfield(L, -2, "body");
 
-  /* Repeated headers are joined with ", " (RFC 9110 §5.3). */
+  /* Repeated headers are joined with ", " (RFC 9110 §5.3). Each name is
+   * made a Lua string once and used for both the lookup and the store. */
   lua_createtable(L, 0, (int)r->nhdrs);
   for (uint32_t i = 0; i < r->nhdrs; i++) {
-    const char *name = mw_req_header_name(r, i);
-    lua_getfield(L, -1, name);
-    if (lua_isstring(L, -1)) {
+    const mw_header_span_t *h = &r->hdrs[i];
+    lua_pushlstring(L, r->head + h->name_off, h->name_len);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, -3) == LUA_TSTRING) {
       lua_pushliteral(L, ", ");
-      lua_pushstring(L, mw_req_header_value(r, i));
+      lua_pushlstring(L, r->head + h->value_off, h->value_len);
       lua_concat(L, 3);
     } else {
       lua_pop(L, 1);
-      lua_pushstring(L, mw_req_header_value(r, i));
+      lua_pushlstring(L, r->head + h->value_off, h->value_len);
     }
-    lua_setfield(L, -2, name);
+    lua_rawset(L, -3);
   }
   lua_setfield(L, -2, "headers");
 
-  struct sockaddr_storage sa;
-  int len = sizeof sa;
-  char ip[64] = "";
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0) {
-    if (sa.ss_family == AF_INET6)
-      uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof ip);
-    else
-      uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
-  }
-  lua_pushstring(L, ip);
+  lua_pushstring(L, mw_conn_peer(c));
   lua_setfield(L, -2, "remote_addr");
 }
 

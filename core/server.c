@@ -102,14 +102,7 @@ void mw_server_record_access(mw_server_t *s, mw_conn_t *c, int status) {
   a->session = sid ? mw_strdup(sid) : NULL;
   a->status = status;
   a->duration_ms = mw_server_now(s) - c->req_start_ms;
-  struct sockaddr_storage sa;
-  int len = sizeof sa;
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) == 0) {
-    if (sa.ss_family == AF_INET6)
-      uv_ip6_name((struct sockaddr_in6 *)&sa, a->remote, sizeof a->remote);
-    else
-      uv_ip4_name((struct sockaddr_in *)&sa, a->remote, sizeof a->remote);
-  }
+  snprintf(a->remote, sizeof a->remote, "%s", mw_conn_peer(c));
   mw_list_push_back(&s->access, &a->link);
   if (!s->access_flush_queued) {
     s->access_flush_queued = true;

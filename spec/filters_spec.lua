@@ -133,6 +133,7 @@ describe("message filters", function()
       core.sent = sent
       function core.session_create(data) store.s1 = data return "s1" end
       function core.session_get(sid) if store[sid] then return true, store[sid] end return false end
+      function core.session_exists(sid) return store[sid] ~= nil end
       function core.session_set(sid, data) store[sid] = data return true end
       function core.session_touch() return true end
       function core.session_send(sid, no, event, data) sent[#sent + 1] = data return "1" end

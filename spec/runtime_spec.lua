@@ -111,6 +111,40 @@ describe("routing", function()
     assert.equal(0, core.holds)
   end)
 
+  it("reuses the coroutine of a handler that never suspended, never one that did", function()
+    local seen = {}
+    mw.route { path = "/quick", handler = function() seen[#seen + 1] = coroutine.running() return "q" end }
+    mw.route { path = "/nap", handler = function(req, ctx)
+      seen[#seen + 1] = coroutine.running()
+      ctx:sleep(0.01)
+      return "n"
+    end }
+    mw.route { path = "/boom", handler = function() seen[#seen + 1] = coroutine.running() error("boom") end }
+    assert.equal("q", dispatch("GET", "/quick").body)
+    assert.equal("q", dispatch("GET", "/quick").body)
+    assert.equal(seen[1], seen[2])
+    -- A stale resume of an idle coroutine does nothing, from the runtime or
+    -- from a script that kept it.
+    assert.is_false(runtime.resume(seen[1]))
+    local ran = false
+    coroutine.resume(seen[1], function() ran = true end)
+    assert.is_false(ran)
+    assert.equal("q", dispatch("GET", "/quick").body)
+    assert.equal(seen[1], seen[3])
+
+    runtime.dispatch(request("GET", "/nap"), core.handle())
+    core.run_timers()
+    assert.equal("n", core.responses[#core.responses].body)
+    assert.equal("q", dispatch("GET", "/quick").body)
+    assert.not_equal(seen[4], seen[5])
+    assert.is_false(runtime.resume(seen[4]))
+
+    assert.equal(500, dispatch("GET", "/boom").status)
+    assert.equal("q", dispatch("GET", "/quick").body)
+    assert.not_equal(seen[6], seen[7])
+    assert.equal(0, core.holds)
+  end)
+
   it("gives each handler the default budget, or the route's own", function()
     mw.route { path = "/b1", handler = function(req, ctx) ctx:sleep(1) return "x" end }
     mw.route { path = "/b2", handler = function(req, ctx) ctx:sleep(1) return "y" end, timeout_ms = 50 }

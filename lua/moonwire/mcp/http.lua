@@ -20,12 +20,20 @@ local function out_filter(msg, sid, version, method)
   return filters.outgoing(msg, { transport = "http", session_id = sid, protocol_version = version }, method)
 end
 
+local find, match, lower = string.find, string.match, string.lower
+
+-- True when the comma-separated media-type list `list` (an Accept header)
+-- names `token` (lowercase) or */*, parameters aside. Runs twice on every
+-- POST: anchored matches from each comma, so no iterator or item strings.
 local function has_token(list, token)
   if type(list) ~= "string" then return false end
-  for item in list:gmatch("[^,]+") do
-    local t = item:match("^%s*([^;%s]+)")
-    if t and (t:lower() == token or t == "*/*") then return true end
-  end
+  local pos = 1
+  repeat
+    local t = match(list, "^%s*([^,;%s]+)", pos)
+    if t and (t == token or t == "*/*" or lower(t) == token) then return true end
+    pos = find(list, ",", pos, true)
+    if pos then pos = pos + 1 end
+  until not pos
   return false
 end
 H.has_token = has_token
@@ -86,8 +94,11 @@ function Chan:finish(response)
     core.respond(self.handle, 202, nil, "")
   else
     local body = self.batch and json.encode(json.array(self.results)) or json.encode(self.results[1])
-    local h = { ["Content-Type"] = "application/json" }
-    for k, v in pairs(self.headers) do h[k] = v end
+    local h = JSON_HEADERS
+    if next(self.headers) ~= nil then
+      h = { ["Content-Type"] = "application/json" }
+      for k, v in pairs(self.headers) do h[k] = v end
+    end
     core.respond(self.handle, 200, h, body)
   end
 end
@@ -108,24 +119,32 @@ function Ex:close_stream()
   return core.session_release(self.sid, self.chan.stream)
 end
 
+local function respond(ex, res)
+  if res and filters.active_out then res = out_filter(res, ex.sid, ex.state.v, ex.msg.method) end
+  ex.chan:finish(res)
+end
+
+-- The task of one request (ex.msg); ex.key names it in sessions.inflight.
+local function run_exchange(ex)
+  local k = ex.key
+  sessions.inflight[k] = ex
+  local res = protocol.run(ex.msg, ex)
+  if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+  respond(ex, res)
+end
+
+local function exchange_failed(ex, err)
+  if sessions.inflight[ex.key] == ex then sessions.inflight[ex.key] = nil end
+  ex.cancelled = true -- anything it still sends is dropped
+  respond(ex, protocol.failure_response(ex.msg, err))
+end
+
 function H.run_request(msg, sid, state, chan)
   local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v,
-                            request_id = msg.id, can_request = true }, Ex)
-  local k = sessions.key(sid, msg.id)
-  local function finish(res)
-    if res and filters.active_out then res = out_filter(res, sid, state.v, msg.method) end
-    chan:finish(res)
-  end
-  runtime.spawn(function()
-    sessions.inflight[k] = ex
-    local res = protocol.run(msg, ex)
-    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
-    finish(res)
-  end, function(err)
-    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
-    ex.cancelled = true -- anything it still sends is dropped
-    finish(protocol.failure_response(msg, err))
-  end, protocol.budget_for(msg))
+                            request_id = msg.id, can_request = true, msg = msg,
+                            key = sessions.key(sid, msg.id) }, Ex)
+  -- ex is the task's argument: one closure (the error handler) per request.
+  runtime.spawn(run_exchange, function(err) exchange_failed(ex, err) end, protocol.budget_for(msg), ex)
 end
 
 -- Notifications and responses from a session's client.
@@ -172,13 +191,21 @@ local function session_of(req, handle)
   return sid, state
 end
 
+-- stateless.lua requires this module, so it is looked up on first use.
+local stateless_mod
+local function stateless_module()
+  stateless_mod = stateless_mod or require "moonwire.mcp.stateless"
+  return stateless_mod
+end
+
 function H.post(req, handle)
-  if not (has_token(req.headers.accept, "application/json") and has_token(req.headers.accept, "text/event-stream")) then
+  local accept = req.headers.accept
+  if not (has_token(accept, "application/json") and has_token(accept, "text/event-stream")) then
     return H.reject(handle, 406, jsonrpc.INVALID_REQUEST,
       "Not Acceptable: Client must accept both application/json and text/event-stream")
   end
   local ctype = req.headers["content-type"] or ""
-  if not ctype:lower():match("^%s*application/json") then
+  if ctype ~= "application/json" and not match(lower(ctype), "^%s*application/json") then
     return H.reject(handle, 415, jsonrpc.INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json")
   end
   local msgs, perr, batch = jsonrpc.decode(req.body)
@@ -186,7 +213,7 @@ function H.post(req, handle)
 
   -- Any MCP-Protocol-Version that is not a session revision is the
   -- stateless path's to judge (it answers -32022 for unknown ones).
-  local stateless = require "moonwire.mcp.stateless"
+  local stateless = stateless_module()
   if stateless.claims(req, msgs, batch) then return stateless.post(req, handle, msgs, batch) end
 
   -- Plugin incoming filters see every message before the protocol does; the

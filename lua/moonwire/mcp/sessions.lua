@@ -37,12 +37,14 @@ end
 function S.get(sid)
   if type(sid) ~= "string" then return nil end
   local state = S.cache[sid]
-  local exists, data = core.session_get(sid)
-  if not exists then
+  if state then
+    -- The decoded copy is current; only the session's existence is news.
+    if core.session_exists(sid) then return state end
     S.cache[sid] = nil
     return nil
   end
-  if state then return state end
+  local exists, data = core.session_get(sid)
+  if not exists then return nil end
   state = data and json.decode(data) or {}
   if type(state) ~= "table" then state = {} end
   S.cache[sid] = state
@@ -99,7 +101,16 @@ function S.ask(sid, emit, method, params, ex)
   if ex then
     ex.waker = function() S.resolve(k, nil, "cancelled") end
   end
-  emit({ jsonrpc = "2.0", id = id, method = method, params = params })
+  -- A failed send must not leave the entry behind: its timer would resume
+  -- this coroutine long after the task is over (the runtime reuses task
+  -- coroutines that never suspended).
+  local sent, serr = pcall(emit, { jsonrpc = "2.0", id = id, method = method, params = params })
+  if not sent then
+    S.pending[k] = nil
+    entry.timer:stop()
+    if ex then ex.waker = nil end
+    error(serr, 0)
+  end
   local result, err = coroutine.yield()
   if ex then ex.waker = nil end
   return result, err

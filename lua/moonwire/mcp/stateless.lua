@@ -69,8 +69,13 @@ local function fail(handle, status, id, code, message, data)
   return core.respond(handle, status, JSON, json.encode(jsonrpc.error(id, code, message, data)))
 end
 
+local byte = string.byte
+
 local function trim(s)
   if type(s) ~= "string" then return nil end
+  -- Headers arrive trimmed almost always: skip the pattern then.
+  local a, z = byte(s, 1), byte(s, -1)
+  if a ~= 32 and a ~= 9 and z ~= 32 and z ~= 9 then return s end
   return (s:match("^[ \t]*(.-)[ \t]*$"))
 end
 
@@ -96,17 +101,37 @@ local function b64decode(s)
 end
 S.b64decode = b64decode
 
+-- The { prop, header name } pairs of a tool's input_schema properties that
+-- carry "x-mcp-header", per properties table (registered schemas are
+-- private copies that never change). Most tools have none.
+local header_props = setmetatable({}, { __mode = "k" })
+
+local function header_props_of(props)
+  local list = header_props[props]
+  if not list then
+    list = {}
+    for prop, sch in pairs(props) do
+      local hname = type(sch) == "table" and sch["x-mcp-header"]
+      if type(hname) == "string" then list[#list + 1] = { prop, hname } end
+    end
+    header_props[props] = list
+  end
+  return list
+end
+
 -- Mcp-Param-<Name> headers must mirror the tool arguments whose schema says
 -- "x-mcp-header": "<Name>". Returns nil or a mismatch message.
 local function check_param_headers(req, params)
   local tool = type(params.name) == "string" and registry.tools[params.name]
   local props = tool and tool.input_schema.properties
   if type(props) ~= "table" then return nil end
+  local list = header_props_of(props)
+  if list[1] == nil then return nil end
   local args = type(params.arguments) == "table" and params.arguments or {}
-  for prop, sch in pairs(props) do
-    local hname = type(sch) == "table" and sch["x-mcp-header"]
+  for _, pair in ipairs(list) do
+    local prop, hname = pair[1], pair[2]
     local v = args[prop]
-    if type(hname) == "string" and v ~= nil and v ~= json.null then
+    if v ~= nil and v ~= json.null then
       local raw = req.headers["mcp-param-" .. hname:lower()]
       if raw == nil then return ("missing Mcp-Param-%s header"):format(hname) end
       local h = trim(raw)
@@ -215,7 +240,9 @@ function Ex:ask_all(requests, keys)
         error({ code = INVALID_PARAMS, message = ("Invalid params: inputResponses.%s is not a valid %s result"):format(key, r.method) }, 0)
       end
       answers[key] = a
-      self.used[key] = a
+      local used = self.used or {}
+      self.used = used
+      used[key] = a
     else
       missing = missing or {}
       missing[key] = { method = r.method, params = r.params }
@@ -255,6 +282,9 @@ function Ex:finish(resp)
     core.respond(self.handle, status, JSON, json.encode(resp))
   end
 end
+
+-- The answers of a first round (most requests): read, never written.
+local NO_ANSWERS = {}
 
 -- Reads inputResponses and a verified requestState into one answer table.
 local function collect_answers(msg, name)
@@ -348,6 +378,17 @@ function S.deliver(sid, state, msg)
   return core.session_send(sid, 0, nil, json.encode(out)) ~= nil
 end
 
+-- The task of one request; ex.msg is the request. Passing ex as the task's
+-- argument leaves one closure (the error handler) per request.
+local function run_exchange(ex)
+  ex:finish(protocol.run(ex.msg, ex) or jsonrpc.error(ex.request_id, jsonrpc.INTERNAL_ERROR, "cancelled"))
+end
+
+local function exchange_failed(ex, e)
+  ex.cancelled = true
+  ex:finish(protocol.failure_response(ex.msg, e))
+end
+
 function S.post(req, handle, msgs, batch)
   if batch then
     return fail(handle, 400, nil, jsonrpc.INVALID_REQUEST,
@@ -355,10 +396,13 @@ function S.post(req, handle, msgs, batch)
   end
   local msg = msgs[1]
   local kind, err = jsonrpc.classify(msg)
-  local id = type(msg) == "table" and jsonrpc.valid_id(msg.id) and msg.id or nil
-  if not kind then return fail(handle, 400, id, err.code, err.message) end
+  if not kind then
+    local id = type(msg) == "table" and jsonrpc.valid_id(msg.id) and msg.id or nil
+    return fail(handle, 400, id, err.code, err.message)
+  end
   -- Notifications and responses have no session to act on.
   if kind ~= "request" then return core.respond(handle, 202, nil, "") end
+  local id = msg.id -- a request: classify checked it is a valid id
   if not validate(req, handle, msg) then return end
   if filters.active_in then
     local kept, reply = filters.incoming(msg, { transport = "stateless", protocol_version = V, headers = req.headers })
@@ -392,22 +436,22 @@ function S.post(req, handle, msgs, batch)
   local name = NAME_FIELD[method] and params[NAME_FIELD[method]] or nil
   local ex = setmetatable({
     handle = handle, mode = "json", method = method, name = name, request_id = id,
-    version = V, can_request = false, used = {},
+    version = V, can_request = false,
     state = { v = V, caps = meta[META_CAPS], info = meta[META_INFO],
               level = protocol.LEVELS[level] and level or nil },
   }, Ex)
-  local ok, answers = pcall(collect_answers, msg, name)
-  if not ok then
-    local e = type(answers) == "table" and answers or { code = jsonrpc.INTERNAL_ERROR, message = "Internal error" }
-    return fail(handle, 400, id, e.code, e.message)
+  local answers = NO_ANSWERS
+  if params.requestState ~= nil or params.inputResponses ~= nil then
+    local ok
+    ok, answers = pcall(collect_answers, msg, name)
+    if not ok then
+      local e = type(answers) == "table" and answers or { code = jsonrpc.INTERNAL_ERROR, message = "Internal error" }
+      return fail(handle, 400, id, e.code, e.message)
+    end
   end
   ex.responses = answers
-  runtime.spawn(function()
-    ex:finish(protocol.run(msg, ex) or jsonrpc.error(id, jsonrpc.INTERNAL_ERROR, "cancelled"))
-  end, function(e)
-    ex.cancelled = true
-    ex:finish(protocol.failure_response(msg, e))
-  end, protocol.budget_for(msg))
+  ex.msg = msg
+  runtime.spawn(run_exchange, function(e) exchange_failed(ex, e) end, protocol.budget_for(msg), ex)
 end
 
 return S
