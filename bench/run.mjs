@@ -138,6 +138,9 @@ async function target1() {
     try { res[n] = await idleMemory(mw, 'mcp', n, n > 15000 ? ['--procs', '2'] : []); } finally { await mw.stop(); }
     log(`moonwire: ${n} idle MCP sessions: ${kb(res[n].per)} per session`);
   }
+  let legacy;
+  const mwl = await moonwire();
+  try { legacy = await idleMemory(mwl, 'legacy', N(10000)); } finally { await mwl.stop(); }
   const an = {};
   const nchan = await anchor('nchan');
   try { an.nchan = await idleMemory(nchan, 'sse', N(10000), ['--path', '/sub/idle']); } finally { await nchan.stop(); }
@@ -145,14 +148,15 @@ async function target1() {
     const sdk = await anchor('sdk1');
     try { an[key] = await idleMemory(sdk, mode, N(2000), ['--path', path_, '--rate', '400']); } finally { await sdk.stop(); }
   }
-  raw.idle_memory = { moonwire: res, anchors: an };
+  raw.idle_memory = { moonwire: res, moonwire_legacy: legacy, anchors: an };
   const [a, b] = [res[N(10000)], res[N(19000)]];
   const worst = Math.max(a.per, b.per);
   targets.push({ n: 1, name: 'Idle memory per MCP session with a GET stream', goal: '≤ 2 KiB at 10,000 and 19,000',
-    moonwire: `${kb(a.per)} at ${fmt(a.n)}; ${kb(b.per)} at ${fmt(b.n)}`,
+    moonwire: `${kb(a.per)} at ${fmt(a.n)}; ${kb(b.per)} at ${fmt(b.n)} (legacy SSE session: ${kb(legacy.per)})`,
     anchors: `nchan ${kb(an.nchan.per)}/subscriber; SDK 1.x ${kb(an.sdk1.per)}/session, ${kb(an.sdk1_legacy.per)}/legacy session`,
     met: worst <= 2048 && a.summary.failed === 0 && b.summary.failed === 0 });
   chartMem.push({ label: 'Moonwire MCP session', value: b.per / 1024, highlight: true },
+    { label: 'Moonwire legacy session', value: legacy.per / 1024, highlight: true },
     { label: 'nchan subscriber', value: an.nchan.per / 1024 },
     { label: 'SDK 1.x legacy session', value: an.sdk1_legacy.per / 1024 },
     { label: 'SDK 1.x session', value: an.sdk1.per / 1024 });
@@ -162,7 +166,7 @@ legacy: GET /sse; nchan: EventSource GET /sub/idle).
 
 | server | streams | RSS before | RSS after | per stream | failed |
 |---|---|---|---|---|---|
-${[...Object.values(res).map((r) => ['Moonwire (MCP)', r]), ['nchan', an.nchan], ['SDK 1.x (MCP)', an.sdk1], ['SDK 1.x (legacy SSE)', an.sdk1_legacy]]
+${[...Object.values(res).map((r) => ['Moonwire (MCP)', r]), ['Moonwire (legacy SSE)', legacy], ['nchan', an.nchan], ['SDK 1.x (MCP)', an.sdk1], ['SDK 1.x (legacy SSE)', an.sdk1_legacy]]
     .map(([k, r]) => `| ${k} | ${fmt(r.n)} | ${fmt(r.before / 2 ** 20, 1)} MiB | ${fmt(r.after / 2 ** 20, 1)} MiB | ${kb(r.per)} | ${r.summary.failed} |`).join('\n')}`);
 }
 
