@@ -398,7 +398,7 @@ const results = {
 };
 const charts = [];
 if (chartMem.length) charts.push({ title: 'Server memory per idle stream (lower is better)', unit: 'KiB', rows: chartMem, digits: 1 });
-if (chartFan.length) charts.push({ title: 'Fan-out to 10,000 subscribers (higher is better)', unit: 'deliveries/s', rows: chartFan });
+if (chartFan.length) charts.push({ title: `Fan-out to ${fmt(N(10000))} subscribers (higher is better)`, unit: 'deliveries/s', rows: chartFan });
 if (chartRps.length) charts.push({ title: 'tools/call echo, wrk -t2 -c50 (higher is better)', unit: 'req/s', rows: chartRps });
 fs.writeFileSync(path.join(OUT, 'RESULTS.md'), markdown(results));
 fs.writeFileSync(path.join(OUT, 'results.svg'), svg(charts));
