@@ -378,13 +378,13 @@ function S.deliver(sid, state, msg)
   return core.session_send(sid, 0, nil, json.encode(out)) ~= nil
 end
 
--- The task of one request; ex.msg is the request. Passing ex as the task's
--- argument leaves one closure (the error handler) per request.
+-- The task of one request; ex.msg is the request. ex is the argument of
+-- both the task and its error handler: no closure per request.
 local function run_exchange(ex)
   ex:finish(protocol.run(ex.msg, ex) or jsonrpc.error(ex.request_id, jsonrpc.INTERNAL_ERROR, "cancelled"))
 end
 
-local function exchange_failed(ex, e)
+local function exchange_failed(e, ex)
   ex.cancelled = true
   ex:finish(protocol.failure_response(ex.msg, e))
 end
@@ -434,12 +434,6 @@ function S.post(req, handle, msgs, batch)
   local meta = params._meta
   local level = meta[META_LEVEL]
   local name = NAME_FIELD[method] and params[NAME_FIELD[method]] or nil
-  local ex = setmetatable({
-    handle = handle, mode = "json", method = method, name = name, request_id = id,
-    version = V, can_request = false,
-    state = { v = V, caps = meta[META_CAPS], info = meta[META_INFO],
-              level = protocol.LEVELS[level] and level or nil },
-  }, Ex)
   local answers = NO_ANSWERS
   if params.requestState ~= nil or params.inputResponses ~= nil then
     local ok
@@ -449,9 +443,14 @@ function S.post(req, handle, msgs, batch)
       return fail(handle, 400, id, e.code, e.message)
     end
   end
-  ex.responses = answers
-  ex.msg = msg
-  runtime.spawn(run_exchange, function(e) exchange_failed(ex, e) end, protocol.budget_for(msg), ex)
+  -- Every field in one constructor: the table is sized once, never rehashed.
+  local ex = setmetatable({
+    handle = handle, mode = "json", method = method, name = name, request_id = id,
+    version = V, can_request = false, responses = answers, msg = msg,
+    state = { v = V, caps = meta[META_CAPS], info = meta[META_INFO],
+              level = protocol.LEVELS[level] and level or nil },
+  }, Ex)
+  runtime.spawn(run_exchange, exchange_failed, protocol.budget_for(msg), ex)
 end
 
 return S
