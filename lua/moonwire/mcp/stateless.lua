@@ -122,7 +122,7 @@ end
 -- Mcp-Param-<Name> headers must mirror the tool arguments whose schema says
 -- "x-mcp-header": "<Name>". Returns nil or a mismatch message.
 local function check_param_headers(req, params)
-  local tool = type(params.name) == "string" and registry.tools[params.name]
+  local tool = registry.tools[params.name] -- string keys only: nil for any other name
   local props = tool and tool.input_schema.properties
   if type(props) ~= "table" then return nil end
   local list = header_props_of(props)
@@ -158,13 +158,14 @@ local function validate(req, handle, msg)
     fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version header is required")
     return false
   end
-  local params = msg.params
-  local meta = type(params) == "table" and params._meta
+  local params = msg.params -- nil or a table: classify checked it
+  local meta = params ~= nil and params._meta
   if type(meta) ~= "table" then
     fail(handle, 400, id, INVALID_PARAMS, "Invalid params: _meta is required")
     return false
   end
-  if type(meta[META_V]) ~= "string" then
+  local mv = meta[META_V]
+  if mv ~= hv and type(mv) ~= "string" then -- equal to the header: a string
     fail(handle, 400, id, INVALID_PARAMS, "Invalid params: _meta." .. META_V .. " is required")
     return false
   end
@@ -172,7 +173,7 @@ local function validate(req, handle, msg)
     fail(handle, 400, id, INVALID_PARAMS, "Invalid params: _meta." .. META_CAPS .. " is required")
     return false
   end
-  if meta[META_V] ~= hv then
+  if mv ~= hv then
     fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version does not match _meta")
     return false
   end
