@@ -40,9 +40,9 @@ local TIMEOUT = "timeout"
 -- whose task finished without ever suspending goes back to `idle`: nothing
 -- can hold it to resume it later (a timer, a pending client request), so a
 -- stale resume can never reach the next task. Saves creating a coroutine,
--- its closure and its stack for every request.
+-- its closure, its stack and its task table for every request.
 local DONE = {}
-local idle = {}
+local idle = {}           -- task tables of idle workers (task.co)
 local IDLE_MAX = 16
 
 local function worker(fn, ...)
