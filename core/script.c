@@ -135,7 +135,8 @@ static void *gen_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   if (nsize > old && g->mem + (nsize - old) > g->mem_limit) return NULL;
-  void *p = realloc(ptr, nsize);
+  /* Most calls are new objects: malloc skips realloc's extra checks. */
+  void *p = ptr ? realloc(ptr, nsize) : malloc(nsize);
   if (!p) return NULL;
   g->mem = g->mem - old + nsize;
   return p;

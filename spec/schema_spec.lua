@@ -153,6 +153,23 @@ describe("moonwire.schema", function()
       invalid({ type = "object" }, print, "$: expected object, got function")
     end)
 
+    it("checks the type of an object with properties and required like any other", function()
+      -- type "object" plus object keywords only is validated by one fused validator
+      local s = { type = "object", properties = { text = { type = "string" } }, required = { "text" } }
+      valid(s, { text = "hi" })
+      valid(s, { text = "hi", other = 1, 1 })
+      invalid(s, { 1, 2 }, "$: expected object, got array")
+      invalid(s, json.array(), "$: expected object, got array")
+      invalid(s, "x", "$: expected object, got string")
+      invalid(s, json.null, "$: expected object, got null")
+      invalid(s, {}, "$: missing required property 'text'")
+      invalid(s, { text = 1 }, "$.text: expected string, got number")
+      -- with another check between them the type check stays first and separate
+      local e = { type = "object", required = { "a" }, enum = { { a = 1 } } }
+      invalid(e, { 1 }, "$: expected object, got array")
+      invalid(e, { a = 2 }, '$: expected one of [{"a":1}]')
+    end)
+
     it("tells arrays from objects, and lets an unmarked empty table be either", function()
       local arr, obj = { type = "array" }, { type = "object" }
       valid(arr, { 1, 2 })

@@ -12,19 +12,24 @@ local M = {
 }
 
 local null = json.null
+local ARRAY_MT = getmetatable(json.array())
 
 -- A JSON-RPC id is a string or an integral number (null only in error
 -- responses to requests whose id could not be read).
+local floor = math.floor
+
 local function valid_id(id)
   local t = type(id)
-  return t == "string" or math.type(id) == "integer" or (t == "number" and id == math.floor(id))
+  -- floor keeps integers as they are: true for them and for integral floats.
+  return t == "string" or (t == "number" and id == floor(id))
 end
 M.valid_id = valid_id
 
 --- Classifies one decoded message: "request", "notification", "response",
 --- or nil + an error object for an invalid one.
 function M.classify(msg)
-  if type(msg) ~= "table" or json.is_array(msg) then
+  -- json.is_array answers false without a first item or the array metatable: skip the call then.
+  if type(msg) ~= "table" or ((msg[1] ~= nil or getmetatable(msg) == ARRAY_MT) and json.is_array(msg)) then
     return nil, { code = M.INVALID_REQUEST, message = "Invalid Request: not an object" }
   end
   if msg.jsonrpc ~= "2.0" then

@@ -29,7 +29,7 @@ M.traceback = traceback
 -- suspended past its deadline (sleeping, waiting for a client) is abandoned
 -- by the sweeper the same way.
 
-local tasks = {}          -- co -> { on_error, deadline_ms }
+local tasks = {}          -- co -> { co, on_error, arg, budget_ms, deadline_ms, suspended }
 local sweeper = nil
 M.tasks = tasks
 
@@ -40,9 +40,9 @@ local TIMEOUT = "timeout"
 -- whose task finished without ever suspending goes back to `idle`: nothing
 -- can hold it to resume it later (a timer, a pending client request), so a
 -- stale resume can never reach the next task. Saves creating a coroutine,
--- its closure and its stack for every request.
+-- its closure, its stack and its task table for every request.
 local DONE = {}
-local idle = {}
+local idle = {}           -- task tables of idle workers (task.co)
 local IDLE_MAX = 16
 
 local function worker(fn, ...)
@@ -61,7 +61,7 @@ local function finish(co, task, ok, err)
   core.release()
   if not ok then
     if task.on_error then
-      local eok, e = xpcall(task.on_error, traceback, err)
+      local eok, e = xpcall(task.on_error, traceback, err, task.arg)
       if not eok then core.lua_error(tostring(e)) end
     elseif type(err) == "table" and err.timeout then
       core.lua_error(err.message)
@@ -86,7 +86,11 @@ function M.resume(co, ...)
     finish(co, task, false, done)
   elseif done == DONE then
     finish(co, task, xok, err)
-    if xok and not task.suspended and #idle < IDLE_MAX then idle[#idle + 1] = co end
+    if xok and not task.suspended and #idle < IDLE_MAX then
+      -- The task table goes back with its coroutine, to be refilled.
+      task.on_error, task.arg = nil, nil
+      idle[#idle + 1] = task
+    end
   elseif core.expired(co) then
     finish(co, task, false, timeout_error(task))
   else
@@ -119,16 +123,26 @@ end
 
 -- Runs fn(...) in a task coroutine (new or idle) with a budget of `budget_ms` (default
 -- HANDLER_TIMEOUT_MS). The generation is held while it runs, so a reload
--- never closes a state under a handler that is still sleeping. on_error(err)
+-- never closes a state under a handler that is still sleeping. on_error(err, arg)
 -- gets thrown errors (tables as thrown, strings with traceback) and
--- { timeout = true, message = … } for a blown budget.
+-- { timeout = true, message = … } for a blown budget, and the task's first
+-- argument: callers pass a plain function instead of a closure per task.
 function M.spawn(fn, on_error, budget_ms, ...)
   budget_ms = budget_ms or M.handler_timeout_ms
   core.hold()
   local n = #idle
-  local co = idle[n]
-  if co then idle[n] = nil else co = coroutine.create(worker) end
-  tasks[co] = { on_error = on_error, budget_ms = budget_ms, deadline_ms = core.now() + budget_ms }
+  local task = idle[n]
+  local co
+  if task then
+    idle[n] = nil
+    co = task.co
+  else
+    co = coroutine.create(worker)
+    task = { co = co, on_error = false, arg = false, budget_ms = 0, deadline_ms = 0, suspended = false }
+  end
+  task.on_error, task.arg = on_error, (...)
+  task.budget_ms, task.deadline_ms = budget_ms, core.now() + budget_ms
+  tasks[co] = task
   core.budget(co, budget_ms)
   if not sweeper then sweeper = core.timer(100, true, sweep) end
   M.resume(co, fn, ...)
@@ -349,7 +363,7 @@ local function run_route(ctx)
   if not ctx.streaming then M.send_result(ctx._handle, res, err) end
 end
 
-local function route_failed(ctx, err)
+local function route_failed(err, ctx)
   local route = ctx._route
   -- Blown budgets: the runtime's own, or the core's error raised inside a
   -- coroutine or C callback of the handler's.
@@ -389,9 +403,9 @@ local function route_request(req, handle)
   if route.channel then
     return ctx:subscribe(route.channel)
   end
-  -- The task gets ctx as its argument and only the error handler is a
-  -- closure: fewer allocations on every request.
-  M.spawn(run_route, function(err) route_failed(ctx, err) end, route.timeout_ms, ctx)
+  -- The task and its error handler get ctx as their argument: no closure
+  -- per request.
+  M.spawn(run_route, route_failed, route.timeout_ms, ctx)
 end
 
 -- Plugins' on_request hooks, highest priority first; set by load_scripts.

@@ -1472,7 +1472,9 @@ local function compile_array(ctx, s, ptr)
   end
 end
 
-local function compile_object(ctx, s, ptr)
+-- `typed`: the schema's type is exactly "object" and no other check runs between that type check
+-- and this one, so the returned validator does the type check itself (one call instead of two).
+local function compile_object(ctx, s, ptr, typed)
   local props, pattern_props, addl, names = s.properties, s.patternProperties,
     s.additionalProperties, s.propertyNames
   local req, mnp, mxp = s.required, s.minProperties, s.maxProperties
@@ -1561,11 +1563,11 @@ local function compile_object(ctx, s, ptr)
     return nil
   end
   return function(v)
-    if type(v) ~= "table" then
-      return true
-    end
-    if (table_kind(v) & K_OBJECT) == 0 then
-      return true -- an array
+    if type(v) ~= "table" or (table_kind(v) & K_OBJECT) == 0 then
+      if typed then
+        return fail("expected object, got " .. type_name(v))
+      end
+      return true -- not an object: other keywords judge it
     end
     for i = 1, nreq do
       if v[required[i]] == nil then
@@ -1794,7 +1796,14 @@ function compile(ctx, s, ptr)
   checks[#checks + 1] = compile_number(s, ptr)
   checks[#checks + 1] = compile_string(ctx, s, ptr)
   checks[#checks + 1] = compile_array(ctx, s, ptr)
-  checks[#checks + 1] = compile_object(ctx, s, ptr)
+  -- The common tool input schema (type "object" with properties and required): one validator.
+  local typed = s.type == "object" and #checks == 1
+  local obj = compile_object(ctx, s, ptr, typed)
+  if obj and typed then
+    checks[1] = obj
+  else
+    checks[#checks + 1] = obj
+  end
   compile_combinators(ctx, s, ptr, checks)
   for _, k in ipairs({ "$defs", "definitions" }) do
     -- compiled so that a bad definition fails the load even if nothing refers to it

@@ -133,7 +133,7 @@ local function run_exchange(ex)
   respond(ex, res)
 end
 
-local function exchange_failed(ex, err)
+local function exchange_failed(err, ex)
   if sessions.inflight[ex.key] == ex then sessions.inflight[ex.key] = nil end
   ex.cancelled = true -- anything it still sends is dropped
   respond(ex, protocol.failure_response(ex.msg, err))
@@ -143,8 +143,8 @@ function H.run_request(msg, sid, state, chan)
   local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v,
                             request_id = msg.id, can_request = true, msg = msg,
                             key = sessions.key(sid, msg.id) }, Ex)
-  -- ex is the task's argument: one closure (the error handler) per request.
-  runtime.spawn(run_exchange, function(err) exchange_failed(ex, err) end, protocol.budget_for(msg), ex)
+  -- ex is the argument of the task and of its error handler: no closure per request.
+  runtime.spawn(run_exchange, exchange_failed, protocol.budget_for(msg), ex)
 end
 
 -- Notifications and responses from a session's client.
@@ -198,11 +198,18 @@ local function stateless_module()
   return stateless_mod
 end
 
+-- The last Accept value that passed (false: none yet): clients send the
+-- same one every time, and comparing strings is cheaper than parsing them.
+local accepted = false
+
 function H.post(req, handle)
   local accept = req.headers.accept
-  if not (has_token(accept, "application/json") and has_token(accept, "text/event-stream")) then
-    return H.reject(handle, 406, jsonrpc.INVALID_REQUEST,
-      "Not Acceptable: Client must accept both application/json and text/event-stream")
+  if accept ~= accepted then
+    if not (has_token(accept, "application/json") and has_token(accept, "text/event-stream")) then
+      return H.reject(handle, 406, jsonrpc.INVALID_REQUEST,
+        "Not Acceptable: Client must accept both application/json and text/event-stream")
+    end
+    accepted = accept
   end
   local ctype = req.headers["content-type"] or ""
   if ctype ~= "application/json" and not match(lower(ctype), "^%s*application/json") then

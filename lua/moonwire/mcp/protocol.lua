@@ -10,6 +10,7 @@
 --   ex:save()         persists ex.state (sessions only)
 --   ex.can_request    server->client requests possible (else they become MRTR)
 local json = require "moonwire.json"
+local ARRAY_MT = getmetatable(json.array())
 local jsonrpc = require "moonwire.jsonrpc"
 local schema = require "moonwire.schema"
 local registry = require "moonwire.mcp.registry"
@@ -238,7 +239,9 @@ local function tool_result(tool, res, err)
     return tool_error(err ~= nil and err or "tool returned nothing")
   end
   if type(res) == "string" or type(res) == "number" then
-    return { content = json.array({ text_content(tostring(res)) }) }
+    -- resultType = nil sizes the table for the field the stateless
+    -- transport adds, so adding it does not rehash.
+    return { content = json.array({ text_content(tostring(res)) }), resultType = nil }
   end
   if type(res) ~= "table" then return tool_error("tool returned a " .. type(res)) end
   if res[1] ~= nil or json.is_array(res) then return { content = json.array(res) } end
@@ -283,12 +286,17 @@ methods["ping"] = function() return empty_object() end
 methods["tools/list"] = function(params) return page(registry.tool_list, params, "tools") end
 
 methods["tools/call"] = function(params, ex)
-  if type(params) ~= "table" or type(params.name) ~= "string" then invalid("tools/call needs a tool name") end
-  local tool = registry.tools[params.name]
-  if not tool then invalid("Unknown tool: " .. params.name) end
+  -- registry.tools has string keys only: a hit proves the name's type.
+  local tool = type(params) == "table" and registry.tools[params.name]
+  if not tool then
+    if type(params) ~= "table" or type(params.name) ~= "string" then invalid("tools/call needs a tool name") end
+    invalid("Unknown tool: " .. params.name)
+  end
   local args = params.arguments
   if args == nil then args = json.object({}) end
-  if type(args) ~= "table" or (json.is_array(args) and next(args) ~= nil) then
+  -- json.is_array answers false without a first item or the array metatable: skip the call then.
+  if type(args) ~= "table"
+     or ((args[1] ~= nil or getmetatable(args) == ARRAY_MT) and json.is_array(args) and next(args) ~= nil) then
     return tool_error("Invalid arguments: expected an object")
   end
   local ok, verr = schema.validate(tool.input_schema, args)
@@ -476,8 +484,8 @@ end
 -- runtime's HANDLER_TIMEOUT_MS).
 function M.budget_for(msg)
   local p = msg.params
-  if msg.method == "tools/call" and type(p) == "table" and type(p.name) == "string" then
-    local tool = registry.tools[p.name]
+  if msg.method == "tools/call" and type(p) == "table" then
+    local tool = registry.tools[p.name] -- string keys only: nil for any other name
     if tool and tool.timeout_ms then return math.max(1, math.floor(tool.timeout_ms)) end
   end
   return nil

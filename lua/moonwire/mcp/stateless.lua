@@ -122,7 +122,7 @@ end
 -- Mcp-Param-<Name> headers must mirror the tool arguments whose schema says
 -- "x-mcp-header": "<Name>". Returns nil or a mismatch message.
 local function check_param_headers(req, params)
-  local tool = type(params.name) == "string" and registry.tools[params.name]
+  local tool = registry.tools[params.name] -- string keys only: nil for any other name
   local props = tool and tool.input_schema.properties
   if type(props) ~= "table" then return nil end
   local list = header_props_of(props)
@@ -158,13 +158,14 @@ local function validate(req, handle, msg)
     fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version header is required")
     return false
   end
-  local params = msg.params
-  local meta = type(params) == "table" and params._meta
+  local params = msg.params -- nil or a table: classify checked it
+  local meta = params ~= nil and params._meta
   if type(meta) ~= "table" then
     fail(handle, 400, id, INVALID_PARAMS, "Invalid params: _meta is required")
     return false
   end
-  if type(meta[META_V]) ~= "string" then
+  local mv = meta[META_V]
+  if mv ~= hv and type(mv) ~= "string" then -- equal to the header: a string
     fail(handle, 400, id, INVALID_PARAMS, "Invalid params: _meta." .. META_V .. " is required")
     return false
   end
@@ -172,7 +173,7 @@ local function validate(req, handle, msg)
     fail(handle, 400, id, INVALID_PARAMS, "Invalid params: _meta." .. META_CAPS .. " is required")
     return false
   end
-  if meta[META_V] ~= hv then
+  if mv ~= hv then
     fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version does not match _meta")
     return false
   end
@@ -378,13 +379,13 @@ function S.deliver(sid, state, msg)
   return core.session_send(sid, 0, nil, json.encode(out)) ~= nil
 end
 
--- The task of one request; ex.msg is the request. Passing ex as the task's
--- argument leaves one closure (the error handler) per request.
+-- The task of one request; ex.msg is the request. ex is the argument of
+-- both the task and its error handler: no closure per request.
 local function run_exchange(ex)
   ex:finish(protocol.run(ex.msg, ex) or jsonrpc.error(ex.request_id, jsonrpc.INTERNAL_ERROR, "cancelled"))
 end
 
-local function exchange_failed(ex, e)
+local function exchange_failed(e, ex)
   ex.cancelled = true
   ex:finish(protocol.failure_response(ex.msg, e))
 end
@@ -434,12 +435,6 @@ function S.post(req, handle, msgs, batch)
   local meta = params._meta
   local level = meta[META_LEVEL]
   local name = NAME_FIELD[method] and params[NAME_FIELD[method]] or nil
-  local ex = setmetatable({
-    handle = handle, mode = "json", method = method, name = name, request_id = id,
-    version = V, can_request = false,
-    state = { v = V, caps = meta[META_CAPS], info = meta[META_INFO],
-              level = protocol.LEVELS[level] and level or nil },
-  }, Ex)
   local answers = NO_ANSWERS
   if params.requestState ~= nil or params.inputResponses ~= nil then
     local ok
@@ -449,9 +444,14 @@ function S.post(req, handle, msgs, batch)
       return fail(handle, 400, id, e.code, e.message)
     end
   end
-  ex.responses = answers
-  ex.msg = msg
-  runtime.spawn(run_exchange, function(e) exchange_failed(ex, e) end, protocol.budget_for(msg), ex)
+  -- Every field in one constructor: the table is sized once, never rehashed.
+  local ex = setmetatable({
+    handle = handle, mode = "json", method = method, name = name, request_id = id,
+    version = V, can_request = false, responses = answers, msg = msg,
+    state = { v = V, caps = meta[META_CAPS], info = meta[META_INFO],
+              level = protocol.LEVELS[level] and level or nil },
+  }, Ex)
+  runtime.spawn(run_exchange, exchange_failed, protocol.budget_for(msg), ex)
 end
 
 return S
