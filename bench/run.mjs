@@ -2,7 +2,7 @@
 // and writes bench/RESULTS.md and bench/results.svg. Every server listens on
 // 127.0.0.1; every load step is bounded in count and time.
 //
-//   node bench/run.mjs [--quick] [--only 1,4,...]
+//   node bench/run.mjs [--quick] [--only 1,4,...] [--report]
 //
 // --quick divides the counts by 10 (a smoke run of the whole pipeline: its
 // figures are not the targets' and it writes to bench/quick/ instead).
@@ -378,6 +378,21 @@ Reload log lines: ${(logText.match(/scripts reloaded.*/g) || []).slice(-2).map((
 
 // ---- main ------------------------------------------------------------------
 
+// --report: only render RESULTS.md and results.svg again from bench/results.json
+// (after editing FINDINGS.md), without measuring anything.
+function render(results, charts) {
+  fs.writeFileSync(path.join(OUT, 'RESULTS.md'), markdown(results));
+  fs.writeFileSync(path.join(OUT, 'results.svg'), svg(charts));
+}
+const findingsFile = path.join(ROOT, 'bench/FINDINGS.md');
+const findings = () => (fs.existsSync(findingsFile) ? fs.readFileSync(findingsFile, 'utf8') : '');
+if (argv.includes('--report')) {
+  const saved = JSON.parse(fs.readFileSync(path.join(ROOT, 'bench/results.json'), 'utf8'));
+  render({ ...saved, findings: findings() }, saved.charts);
+  log('rendered bench/RESULTS.md and bench/results.svg from bench/results.json');
+  process.exit(0);
+}
+
 const t0 = Date.now();
 for (const f of [MOONWIRE, LOADGEN]) if (!fs.existsSync(f)) { log(`${f} missing: run make build`); process.exit(1); }
 log(`work dir ${WORK}${QUICK ? ' (quick run)' : ''}`);
@@ -390,18 +405,15 @@ await step(6, target6);
 await step(7, target7);
 
 targets.sort((a, b) => a.n - b.n);
-const findingsFile = path.join(ROOT, 'bench/FINDINGS.md');
 const results = {
   date: new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC', machine: machine(),
-  durationS: (Date.now() - t0) / 1000, targets, sections,
-  findings: fs.existsSync(findingsFile) ? fs.readFileSync(findingsFile, 'utf8') : '',
+  durationS: (Date.now() - t0) / 1000, targets, sections, findings: findings(),
 };
 const charts = [];
 if (chartMem.length) charts.push({ title: 'Server memory per idle stream (lower is better)', unit: 'KiB', rows: chartMem, digits: 1 });
 if (chartFan.length) charts.push({ title: `Fan-out to ${fmt(N(10000))} subscribers (higher is better)`, unit: 'deliveries/s', rows: chartFan });
 if (chartRps.length) charts.push({ title: 'tools/call echo, wrk -t2 -c50 (higher is better)', unit: 'req/s', rows: chartRps });
-fs.writeFileSync(path.join(OUT, 'RESULTS.md'), markdown(results));
-fs.writeFileSync(path.join(OUT, 'results.svg'), svg(charts));
-fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ ...results, raw }, null, 1));
+render(results, charts);
+fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ ...results, findings: undefined, charts, raw }, null, 1));
 log(`wrote ${path.relative(ROOT, OUT)}/RESULTS.md, results.svg, results.json in ${fmt(results.durationS)} s`);
 for (const t of targets) log(`${t.n}. ${t.met === true ? 'met   ' : t.met === false ? 'MISSED' : '      '} ${t.name}: ${t.moonwire}`);

@@ -30,7 +30,7 @@ export function machine() {
 function barChart({ x, y, width, title, unit, rows, digits = 0 }) {
   const rowH = 26, top = 30, labelW = 190;
   const max = Math.max(...rows.map((r) => r.value ?? 0), 1);
-  const barW = width - labelW - 90;
+  const barW = width - labelW - 170; // room for the value label
   let g = `<text x="${x}" y="${y + 18}" class="title">${esc(title)}</text>`;
   rows.forEach((r, i) => {
     const ry = y + top + i * rowH;
