@@ -145,6 +145,20 @@ describe("routing", function()
     assert.equal(0, core.holds)
   end)
 
+  it("a script resuming a coroutine it kept from an earlier task cannot cut a later task's sleep", function()
+    local kept
+    mw.route { path = "/keep", handler = function() kept = coroutine.running() return "k" end }
+    mw.route { path = "/nap", handler = function(req, ctx) ctx:sleep(0.01) return "rested" end }
+    assert.equal("k", dispatch("GET", "/keep").body)
+    runtime.dispatch(request("GET", "/nap"), core.handle()) -- reuses `kept`, now asleep
+    local n = #core.responses
+    assert.is_true(coroutine.resume(kept)) -- not a wake-up: it goes back to sleep
+    assert.equal(n, #core.responses)
+    core.run_timers()
+    assert.equal("rested", core.responses[#core.responses].body)
+    assert.equal(0, core.holds)
+  end)
+
   it("gives each handler the default budget, or the route's own", function()
     mw.route { path = "/b1", handler = function(req, ctx) ctx:sleep(1) return "x" end }
     mw.route { path = "/b2", handler = function(req, ctx) ctx:sleep(1) return "y" end, timeout_ms = 50 }

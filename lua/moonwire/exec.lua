@@ -23,5 +23,5 @@ return function(opts)
                             math.floor(opts.max_output or DEFAULT_MAX_OUTPUT),
                             function(result) runtime.resume(co, result) end)
   if not ok then return nil, err end
-  return coroutine.yield()
+  return runtime.wait()
 end

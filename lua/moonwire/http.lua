@@ -44,7 +44,7 @@ function M.request(opts)
                                    math.floor(opts.max_body or DEFAULT_MAX_BODY),
                                    function(res, e) runtime.resume(co, res, e) end)
   if not ok then return nil, err end
-  return coroutine.yield()
+  return runtime.wait()
 end
 
 return M

@@ -77,11 +77,16 @@ end
 
 -- Resumes a task's coroutine and settles it if it ended, failed, or was
 -- stopped by its budget. Resuming an abandoned coroutine does nothing.
+local resuming = nil -- the task coroutine M.resume is resuming right now
+
 function M.resume(co, ...)
   local task = tasks[co]
   if not task then return false end
   core.slice(co)
+  local outer = resuming
+  resuming = co
   local ok, done, xok, err = coroutine.resume(co, ...)
+  resuming = outer
   if not ok then
     finish(co, task, false, done)
   elseif done == DONE then
@@ -149,13 +154,25 @@ function M.spawn(fn, on_error, budget_ms, ...)
   return co
 end
 
+-- Suspends the running task until M.resume wakes it, and returns what that
+-- passed. A resume from anywhere else is not a wake-up: task coroutines are
+-- reused, so a script that kept coroutine.running() of an earlier task could
+-- otherwise cut this one's sleep or answer its question.
+function M.wait()
+  local co = coroutine.running()
+  while true do
+    local r = table.pack(coroutine.yield())
+    if resuming == co then return table.unpack(r, 1, r.n) end
+  end
+end
+
 -- Suspends the running coroutine for `seconds`.
 function M.sleep(seconds)
   local co, main = coroutine.running()
   if main then error("sleep must be called from a handler or timer coroutine", 2) end
   local ms = math.max(0, math.floor(seconds * 1000 + 0.5))
   core.timer(ms, false, function() M.resume(co) end)
-  coroutine.yield()
+  M.wait()
 end
 
 -- Responses ----------------------------------------------------------------

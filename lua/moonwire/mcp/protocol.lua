@@ -162,7 +162,7 @@ function Ctx:_sleep(seconds)
     t:stop()
     runtime.resume(co, false)
   end
-  return coroutine.yield()
+  return runtime.wait()
 end
 
 function Ctx:cancelled() return gone(self._ex) end

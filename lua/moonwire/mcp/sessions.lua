@@ -111,7 +111,7 @@ function S.ask(sid, emit, method, params, ex)
     if ex then ex.waker = nil end
     error(serr, 0)
   end
-  local result, err = coroutine.yield()
+  local result, err = runtime.wait()
   if ex then ex.waker = nil end
   return result, err
 end
