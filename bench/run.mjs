@@ -120,6 +120,12 @@ async function step(n, fn) {
 }
 
 const kb = (b) => `${fmt(b / 1024, 2)} KiB`;
+// "12.3% fewer req/s" or "1.2% more req/s" than without; "+7.0" / "-0.4".
+const change = (with_, without) => {
+  const pct = (1 - with_ / without) * 100;
+  return `${fmt(Math.abs(pct), 1)}% ${pct >= 0 ? 'fewer' : 'more'} req/s than without`;
+};
+const delta = (x) => `${x >= 0 ? '+' : '−'}${fmt(Math.abs(x), 1)}`;
 
 // Server RSS per idle stream: `open` streams held by the load generator.
 async function idleMemory(server, mode, n, extra = []) {
@@ -281,7 +287,7 @@ async function target4and8() {
     met: worst >= 15 * sdkBest && worst >= 0.8 * lua && st.p99_ms <= 5 && se.p99_ms <= 5 && ok(st) && ok(se) });
   const sf = res.moonwire_stateless_filters, ssf = res.moonwire_session_filters;
   targets.push({ n: 8, name: 'Cost of 3 message filters on tools/call', goal: 'reported',
-    moonwire: `stateless ${fmt(sf.rps)} req/s (${fmt((1 - sf.rps / st.rps) * 100, 1)}% fewer, +${fmt(sf.cpu_us_per_req - st.cpu_us_per_req, 1)} µs CPU/req); session ${fmt(ssf.rps)} req/s (${fmt((1 - ssf.rps / se.rps) * 100, 1)}% fewer)`,
+    moonwire: `stateless ${fmt(sf.rps)} req/s (${change(sf.rps, st.rps)}, ${delta(sf.cpu_us_per_req - st.cpu_us_per_req)} µs CPU/req); session ${fmt(ssf.rps)} req/s (${change(ssf.rps, se.rps)}, ${delta(ssf.cpu_us_per_req - se.cpu_us_per_req)} µs CPU/req)`,
     anchors: '—', met: ok(sf) && ok(ssf) ? true : false });
   chartRps.push({ label: 'Moonwire stateless', value: st.rps, highlight: true }, { label: 'Moonwire session', value: se.rps, highlight: true },
     { label: 'nginx + Lua echo', value: lua }, { label: 'nginx static (floor)', value: res.static_stateless.rps },
