@@ -1025,11 +1025,22 @@ static void set_int_field(lua_State *L, const char *name, uint64_t v) {
   lua_setfield(L, -2, name);
 }
 
-/* The rest of what /metrics and /healthz tell, for pages and tools that watch
- * the server from a script (examples/dashboard): cumulative counters, the
- * last reload's outcome and the memory held. Adds fields to the table on top. */
-static void stats_operations(lua_State *L, mw_server_t *s) {
+/* stats(): live counts, then the rest of what /metrics and /healthz tell
+ * (cumulative counters, the last reload's outcome, memory), for pages and
+ * tools that watch the server from a script (examples/dashboard). */
+static int l_stats(lua_State *L) {
+  mw_server_t *s = server_of(L);
   const mw_metrics_t *m = &s->metrics;
+  lua_createtable(L, 0, 25);
+  set_int_field(L, "connections", s->nconns);
+  set_int_field(L, "streams", s->nstreams);
+  set_int_field(L, "sessions", s->sessions.count);
+  set_int_field(L, "channels", s->channels.count);
+  set_int_field(L, "generation", mw_gen_of(L)->id);
+  set_int_field(L, "current_generation", s->gen ? s->gen->id : 0);
+  set_int_field(L, "events_sent", m->events_sent);
+  set_int_field(L, "heartbeats_sent", m->heartbeats_sent);
+  set_int_field(L, "uptime_s", (mw_server_now(s) - s->start_ms) / 1000);
   set_int_field(L, "connections_accepted", m->connections_accepted);
   set_int_field(L, "connections_rejected", m->connections_rejected);
   set_int_field(L, "sessions_created", m->sessions_created);
@@ -1051,47 +1062,17 @@ static void stats_operations(lua_State *L, mw_server_t *s) {
   set_int_field(L, "lua_memory_bytes", mw_server_lua_memory(s));
   size_t rss = 0;
   if (uv_resident_set_memory(&rss) == 0) set_int_field(L, "rss_bytes", rss);
-}
-
-static int l_stats(lua_State *L) {
-  mw_server_t *s = server_of(L);
-  mw_gen_t *g = mw_gen_of(L);
-  lua_createtable(L, 0, 25);
-  lua_pushinteger(L, s->nconns);
-  lua_setfield(L, -2, "connections");
-  lua_pushinteger(L, s->nstreams);
-  lua_setfield(L, -2, "streams");
-  lua_pushinteger(L, (lua_Integer)s->sessions.count);
-  lua_setfield(L, -2, "sessions");
-  lua_pushinteger(L, (lua_Integer)s->channels.count);
-  lua_setfield(L, -2, "channels");
-  lua_pushinteger(L, g->id);
-  lua_setfield(L, -2, "generation");
-  lua_pushinteger(L, s->gen ? s->gen->id : 0);
-  lua_setfield(L, -2, "current_generation");
-  lua_pushinteger(L, (lua_Integer)s->metrics.events_sent);
-  lua_setfield(L, -2, "events_sent");
-  lua_pushinteger(L, (lua_Integer)s->metrics.heartbeats_sent);
-  lua_setfield(L, -2, "heartbeats_sent");
-  lua_pushinteger(L, (lua_Integer)((mw_server_now(s) - s->start_ms) / 1000));
-  lua_setfield(L, -2, "uptime_s");
-  stats_operations(L, s);
   return 1;
 }
 
 static int l_config(lua_State *L) {
   const mw_config_t *c = server_of(L)->config;
-  lua_createtable(L, 0, 4);
-  lua_pushinteger(L, c->heartbeat_interval_s);
-  lua_setfield(L, -2, "heartbeat_interval");
-  lua_pushinteger(L, c->retry_ms);
-  lua_setfield(L, -2, "retry_ms");
-  lua_pushinteger(L, c->connection_timeout_s);
-  lua_setfield(L, -2, "connection_timeout");
-  lua_pushinteger(L, (lua_Integer)c->max_body_bytes);
-  lua_setfield(L, -2, "max_body_bytes");
-  lua_pushinteger(L, c->handler_timeout_ms);
-  lua_setfield(L, -2, "handler_timeout_ms");
+  lua_createtable(L, 0, 7);
+  set_int_field(L, "heartbeat_interval", c->heartbeat_interval_s);
+  set_int_field(L, "retry_ms", c->retry_ms);
+  set_int_field(L, "connection_timeout", c->connection_timeout_s);
+  set_int_field(L, "max_body_bytes", c->max_body_bytes);
+  set_int_field(L, "handler_timeout_ms", c->handler_timeout_ms);
   lua_pushboolean(L, c->test_routes != 0);
   lua_setfield(L, -2, "test_routes");
   if (c->config_file) {
