@@ -22,9 +22,92 @@ mw_channel_t *mw_channel_get(mw_server_t *s, const char *name, bool create) {
   ch->name = mw_strndup(name, len);
   ch->server = s;
   mw_list_init(&ch->subscribers);
+  mw_list_init(&ch->fanout_link);
   mw_eventlog_init(&ch->log, &s->log_limits, on_evict, ch);
   mw_hmap_insert(&s->channels, &ch->hnode, ch->name, len);
   return ch;
+}
+
+/* Brings live subscriber `c` up to the newest event, several frames per write. */
+static void catch_up(mw_channel_t *ch, mw_conn_t *c) {
+  if (c->replay_after < ch->lost_upto) {
+    /* The burst outran the log before the fan-out reached `c` (it is kept
+     * from doing so by publish, so this is the age limit): say so. */
+    ch->server->metrics.replay_gaps++;
+    mw_sse_send_gap(c, NULL);
+    c->replay_after = ch->lost_upto;
+  }
+  mw_frame_t *frames[MW_SSE_SEND_MAX];
+  uint32_t i = mw_eventlog_lower_bound(&ch->log, c->replay_after);
+  while (i < ch->log.count && c->state == MW_CONN_STREAM) {
+    size_t n = 0;
+    uint64_t last = c->replay_after;
+    for (; i < ch->log.count && n < MW_SSE_SEND_MAX; i++, n++) {
+      mw_eventlog_entry_t *e = mw_eventlog_at(&ch->log, i);
+      frames[n] = e->frame;
+      last = e->seq;
+    }
+    c->replay_after = last;
+    if (mw_conn_sse_send_many(c, frames, n) < 0) return; /* closed, unsubscribed */
+  }
+}
+
+/* The fan-out runs outside the publish call and in slices of subscribers,
+ * with the loop polling in between: events published meanwhile reach the
+ * subscribers not yet visited in the same write, so under a burst each
+ * subscriber gets several events per system call instead of one each. */
+static void schedule(mw_server_t *s);
+
+static void start_pass(mw_channel_t *ch) {
+  ch->pass_seq = ch->log.last_seq;
+  ch->cursor = ch->subscribers.next;
+}
+
+/* Runs the rest of the pending fan-out of `ch` at once: every live subscriber
+ * gets everything. */
+static void fan_out_now(mw_channel_t *ch) {
+  if (mw_list_empty(&ch->fanout_link)) return;
+  mw_list_remove(&ch->fanout_link);
+  mw_list_init(&ch->fanout_link);
+  mw_list_t *pos, *tmp;
+  /* A send may close the subscriber (slow consumer), unlinking only itself. */
+  mw_list_foreach_safe(pos, tmp, &ch->subscribers) {
+    mw_conn_t *c = mw_container_of(pos, mw_conn_t, sse.ch.link);
+    if (!c->replaying) catch_up(ch, c);
+  }
+}
+
+void mw_channel__fan_out(mw_server_t *s, void *arg) {
+  (void)arg;
+  s->fanout_queued = false;
+  size_t budget = MW_FANOUT_SLICE;
+  while (budget && !mw_list_empty(&s->fanout)) {
+    mw_channel_t *ch = mw_container_of(s->fanout.next, mw_channel_t, fanout_link);
+    mw_list_remove(&ch->fanout_link);
+    mw_list_init(&ch->fanout_link);
+    while (budget && ch->cursor != &ch->subscribers) {
+      mw_conn_t *c = mw_container_of(ch->cursor, mw_conn_t, sse.ch.link);
+      /* Advanced first: catch_up may close `c`, and unsubscribe would then
+       * move the cursor off it anyway. */
+      ch->cursor = ch->cursor->next;
+      budget--;
+      if (!c->replaying) catch_up(ch, c);
+    }
+    /* Subscribers visited early in this pass missed what came after: go
+     * round again until a pass starts with nothing new. Channels take turns. */
+    if (ch->cursor == &ch->subscribers && ch->pass_seq != ch->log.last_seq) {
+      ch->done_seq = ch->pass_seq;
+      start_pass(ch);
+    }
+    if (ch->cursor != &ch->subscribers) mw_list_push_back(&s->fanout, &ch->fanout_link);
+  }
+  if (!mw_list_empty(&s->fanout)) schedule(s);
+}
+
+static void schedule(mw_server_t *s) {
+  if (s->fanout_queued) return;
+  s->fanout_queued = true;
+  mw_server_defer(s, mw_channel__fan_out, NULL);
 }
 
 int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, size_t len,
@@ -34,17 +117,29 @@ int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, si
   snprintf(id_out, 48, "%s-%llu", s->epoch, (unsigned long long)seq);
   mw_sse_event_t ev = {id_out, event, data, len, -1};
   mw_frame_t *f = mw_sse_frame(&ev);
-  mw_eventlog_append(&ch->log, 0, seq, f, mw_server_now(s));
-  size_t n = 0;
-  mw_list_t *pos, *tmp;
-  /* A send may close the subscriber (slow consumer), unlinking only itself. */
-  mw_list_foreach_safe(pos, tmp, &ch->subscribers) {
-    mw_conn_t *c = mw_container_of(pos, mw_conn_t, sse.ch.link);
-    /* A subscriber still replaying picks this event up from the log in order. */
-    if (c->replaying || mw_conn_sse_send(c, f) == 0) n++;
+  /* Every live subscriber holds at least what the pass before this one
+   * started from (ch->done_seq); a burst that would evict newer events
+   * before the fan-out reached everyone is fanned out now instead. */
+  if (!mw_list_empty(&ch->fanout_link) &&
+      mw_eventlog_would_evict(&ch->log, f->len, ch->done_seq))
+    fan_out_now(ch);
+  if (mw_eventlog_append(&ch->log, 0, seq, f, mw_server_now(s)) == -E2BIG) {
+    /* Too big for the log, so live only: everyone is brought up to date,
+     * then gets this one directly. */
+    fan_out_now(ch);
+    mw_list_t *pos, *tmp;
+    mw_list_foreach_safe(pos, tmp, &ch->subscribers) {
+      mw_conn_t *c = mw_container_of(pos, mw_conn_t, sse.ch.link);
+      if (!c->replaying && mw_conn_sse_send(c, f) == 0) c->replay_after = seq;
+    }
+  } else if (mw_list_empty(&ch->fanout_link)) {
+    ch->done_seq = seq - 1;
+    start_pass(ch);
+    mw_list_push_back(&s->fanout, &ch->fanout_link);
+    schedule(s);
   }
   mw_frame_unref(f);
-  if (delivered) *delivered = n;
+  if (delivered) *delivered = ch->nsubscribers;
   return 0;
 }
 
@@ -68,6 +163,9 @@ int mw_channel_subscribe(mw_channel_t *ch, mw_conn_t *c, const char *last_event_
   if (mw_conn_sse_start(c, hdrs, nhdrs) < 0) return 0;
   c->sse_kind = MW_SSE_CHANNEL;
   c->sse.ch.channel = ch;
+  /* Live from the newest event on; one published but not yet fanned out
+   * predates this subscription. */
+  c->replay_after = ch->log.last_seq;
   mw_list_push_back(&ch->subscribers, &c->sse.ch.link);
   ch->nsubscribers++;
 
@@ -115,13 +213,10 @@ size_t mw_channel_stall(mw_channel_t *ch, uint32_t ms) {
   mw_list_t *pos, *tmp;
   mw_list_foreach_safe(pos, tmp, &ch->subscribers) {
     mw_conn_t *c = mw_container_of(pos, mw_conn_t, sse.ch.link);
-    /* A live subscriber has been sent everything up to last_seq; marking it
-     * as replaying from there makes publish skip it, and the log keeps what
-     * it misses until the stall ends. */
-    if (!c->replaying) {
-      c->replaying = true;
-      c->replay_after = ch->log.last_seq;
-    }
+    /* A live subscriber's replay_after is what it has been sent; marking it
+     * as replaying from there makes the fan-out skip it, and the log keeps
+     * what it misses until the stall ends. */
+    c->replaying = true;
     c->stall_until_ms = until;
     n++;
   }
@@ -150,6 +245,7 @@ size_t mw_channel_resume(mw_channel_t *ch) {
 
 void mw_channel__unsubscribe(mw_conn_t *c) {
   mw_channel_t *ch = c->sse.ch.channel;
+  if (ch->cursor == &c->sse.ch.link) ch->cursor = c->sse.ch.link.next;
   mw_list_remove(&c->sse.ch.link);
   ch->nsubscribers--;
   c->sse.ch.channel = NULL;
@@ -159,6 +255,7 @@ static void channel_free(mw_server_t *s, mw_channel_t *ch) {
   mw_list_t *pos, *tmp;
   mw_list_foreach_safe(pos, tmp, &ch->subscribers)
       mw_conn_close(mw_container_of(pos, mw_conn_t, sse.ch.link));
+  mw_list_remove(&ch->fanout_link);
   mw_hmap_remove(&s->channels, &ch->hnode);
   mw_eventlog_dispose(&ch->log);
   mw_free(ch->name);

@@ -16,13 +16,23 @@ struct mw_channel {
   uint64_t lost_upto;    /* newest evicted seq */
   mw_list_t subscribers; /* mw_conn_t via conn->sse.ch.link */
   uint32_t nsubscribers;
+  /* Fan-out in progress (see mw_channel__fan_out): */
+  mw_list_t fanout_link; /* in server->fanout while a pass is due; self-linked otherwise */
+  mw_list_t *cursor;     /* next subscriber link the pass visits */
+  uint64_t pass_seq;     /* log.last_seq when the current pass started */
+  uint64_t done_seq;     /* every live subscriber has been sent up to here */
 };
+
+/* Subscribers written per loop iteration before the loop polls again. */
+#define MW_FANOUT_SLICE 256
 
 /* Finds a channel, creating it when `create`. Returns NULL if absent. */
 mw_channel_t *mw_channel_get(mw_server_t *s, const char *name, bool create);
 
 /* Publishes an event; writes its id (48 bytes) to `id_out` and the number of
- * live deliveries to *delivered. Returns 0. */
+ * subscribers it goes to to *delivered. Returns 0. The event is logged at
+ * once and written to the subscribers from the loop, right after the caller
+ * returns: events published in a burst share writes. */
 int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, size_t len,
                        char *id_out, size_t *delivered);
 
@@ -32,6 +42,8 @@ int mw_channel_subscribe(mw_channel_t *ch, mw_conn_t *c, const char *last_event_
                          const mw_kv_t *hdrs, size_t nhdrs, bool *gap);
 
 void mw_channel__unsubscribe(mw_conn_t *c);
+/* Deferred work (mw_server_defer): one slice of the pending fan-outs. */
+void mw_channel__fan_out(mw_server_t *s, void *arg);
 /* Continues a paced replay on `c` (its write queue drained). */
 void mw_channel__pump(mw_conn_t *c);
 

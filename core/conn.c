@@ -73,31 +73,10 @@ bool mw_conn__can_replay(void *conn) {
   return c->state == MW_CONN_STREAM && c->pending_bytes <= c->server->config->max_pending_bytes / 2;
 }
 
-/* Writes `len` bytes at `data`, kept alive by `frame` (a reference is taken
- * if queued) or by `owned` (always consumed). Returns 0 or -EPIPE (closed). */
-static int conn_write(mw_conn_t *c, const char *data, size_t len, mw_frame_t *frame, char *owned) {
-  if (c->state == MW_CONN_CLOSING || c->state == MW_CONN_LINGER) {
-    mw_free(owned);
-    return -EPIPE;
-  }
-  c->server->metrics.bytes_out += len;
-  if (c->pending_writes == 0) {
-    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == (int)len) {
-      mw_free(owned);
-      return 0;
-    }
-    if (n < 0 && n != UV_EAGAIN) {
-      mw_free(owned);
-      mw_conn_close(c);
-      return -EPIPE;
-    }
-    if (n > 0) {
-      data += n;
-      len -= (size_t)n;
-    }
-  }
+/* Queues `len` bytes at `data` behind what libuv already holds, kept alive by
+ * `frame` (a reference is taken) or by `owned` (always consumed). Returns 0 or
+ * -EPIPE (closed). */
+static int conn_queue(mw_conn_t *c, const char *data, size_t len, mw_frame_t *frame, char *owned) {
   mw_wreq_t *w = mw_malloc(sizeof *w);
   w->conn = c;
   w->frame = mw_frame_ref(frame);
@@ -115,6 +94,34 @@ static int conn_write(mw_conn_t *c, const char *data, size_t len, mw_frame_t *fr
   c->pending_writes++;
   c->pending_bytes += (uint32_t)len;
   return 0;
+}
+
+/* Writes what it can of `bufs` now; returns the bytes written (maybe 0) or
+ * -EPIPE after closing `c` on a hard error. */
+static ssize_t conn_try(mw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
+  if (c->pending_writes) return 0;
+  int rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+  if (rc >= 0) return rc;
+  if (rc == UV_EAGAIN) return 0;
+  mw_conn_close(c);
+  return -EPIPE;
+}
+
+/* Writes `len` bytes at `data`, kept alive by `frame` (a reference is taken
+ * if queued) or by `owned` (always consumed). Returns 0 or -EPIPE (closed). */
+static int conn_write(mw_conn_t *c, const char *data, size_t len, mw_frame_t *frame, char *owned) {
+  if (c->state == MW_CONN_CLOSING || c->state == MW_CONN_LINGER) {
+    mw_free(owned);
+    return -EPIPE;
+  }
+  c->server->metrics.bytes_out += len;
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  ssize_t n = conn_try(c, &b, 1);
+  if (n == (ssize_t)len || n < 0) {
+    mw_free(owned);
+    return n < 0 ? -EPIPE : 0;
+  }
+  return conn_queue(c, data + n, len - (size_t)n, frame, owned);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -489,17 +496,15 @@ int mw_conn_sse_start(mw_conn_t *c, const mw_kv_t *hdrs, size_t nhdrs) {
   return 0;
 }
 
-int mw_conn_sse_send(mw_conn_t *c, mw_frame_t *frame) {
-  if (c->state != MW_CONN_STREAM) return -EPIPE;
+/* The bytes of `f` on `c`'s stream: with or without its chunk envelope. */
+static uv_buf_t frame_buf(const mw_conn_t *c, mw_frame_t *f) {
+  return c->chunked ? uv_buf_init(f->data, (unsigned)f->len)
+                    : uv_buf_init((char *)mw_frame_payload(f), (unsigned)mw_frame_payload_len(f));
+}
+
+/* After a send: the slow-consumer rule, then the heartbeat clock restarts. */
+static int sent(mw_conn_t *c) {
   mw_server_t *s = c->server;
-  int rc = c->chunked
-               ? conn_write(c, frame->data, frame->len, frame, NULL)
-               : conn_write(c, mw_frame_payload(frame), mw_frame_payload_len(frame), frame, NULL);
-  if (rc < 0) return rc;
-  if (frame == mw_sse_heartbeat())
-    s->metrics.heartbeats_sent++;
-  else
-    s->metrics.events_sent++;
   if (!c->replaying && c->pending_bytes > s->config->max_pending_bytes) {
     /* The client stopped reading. Its events stay in the session log, so it
      * can resume once it reconnects; this connection only wastes memory. */
@@ -510,6 +515,42 @@ int mw_conn_sse_send(mw_conn_t *c, mw_frame_t *frame) {
   }
   mw_tlist_touch(&s->heartbeat_list, &c->tnode);
   return 0;
+}
+
+int mw_conn_sse_send(mw_conn_t *c, mw_frame_t *frame) {
+  if (c->state != MW_CONN_STREAM) return -EPIPE;
+  uv_buf_t b = frame_buf(c, frame);
+  if (conn_write(c, b.base, b.len, frame, NULL) < 0) return -EPIPE;
+  if (frame == mw_sse_heartbeat())
+    c->server->metrics.heartbeats_sent++;
+  else
+    c->server->metrics.events_sent++;
+  return sent(c);
+}
+
+int mw_conn_sse_send_many(mw_conn_t *c, mw_frame_t **frames, size_t n) {
+  if (c->state != MW_CONN_STREAM) return -EPIPE;
+  uv_buf_t bufs[MW_SSE_SEND_MAX];
+  size_t total = 0;
+  if (n > MW_SSE_SEND_MAX) n = MW_SSE_SEND_MAX;
+  for (size_t i = 0; i < n; i++) {
+    bufs[i] = frame_buf(c, frames[i]);
+    total += bufs[i].len;
+  }
+  c->server->metrics.bytes_out += total;
+  c->server->metrics.events_sent += n;
+  /* One system call for all of them; whatever the kernel would not take is
+   * queued by reference, frame by frame. */
+  ssize_t done = conn_try(c, bufs, (unsigned)n);
+  if (done < 0) return -EPIPE;
+  for (size_t i = 0; i < n; i++) {
+    size_t skip = (size_t)done < bufs[i].len ? (size_t)done : bufs[i].len;
+    done -= (ssize_t)skip;
+    if (skip < bufs[i].len &&
+        conn_queue(c, bufs[i].base + skip, bufs[i].len - skip, frames[i], NULL) < 0)
+      return -EPIPE;
+  }
+  return sent(c);
 }
 
 void mw_conn_sse_finish(mw_conn_t *c) {

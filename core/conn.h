@@ -87,6 +87,12 @@ int mw_conn_sse_start(mw_conn_t *c, const mw_kv_t *hdrs, size_t nhdrs);
  * (more than MAX_PENDING_BYTES unsent: a slow consumer); -EPIPE when closed. */
 int mw_conn_sse_send(mw_conn_t *c, mw_frame_t *frame);
 
+/* Sends up to MW_SSE_SEND_MAX frames (`n` is clamped to it) with one write
+ * when the socket takes them: how a subscriber that fell behind a burst
+ * catches up. Same rules and results as mw_conn_sse_send. */
+#define MW_SSE_SEND_MAX 64
+int mw_conn_sse_send_many(mw_conn_t *c, mw_frame_t **frames, size_t n);
+
 /* While replaying: may another event be queued now? (half of MAX_PENDING_BYTES,
  * so a catch-up never trips the slow-consumer limit meant for live sends) */
 bool mw_conn__can_replay(void *conn);

@@ -105,6 +105,20 @@ int mw_eventlog_append(mw_eventlog_t *log, uint32_t stream, uint64_t seq, mw_fra
   return 0;
 }
 
+bool mw_eventlog_would_evict(const mw_eventlog_t *log, size_t len, uint64_t keep_after) {
+  if (len > log->limits->max_bytes) return false; /* not stored at all */
+  uint32_t max = max_events(log), count = log->count;
+  size_t bytes = log->bytes;
+  /* The same loop as append's, on copies. */
+  for (uint32_t i = 0; count && (count >= max || bytes > log->limits->max_bytes - len); i++) {
+    const mw_eventlog_entry_t *e = slot(log, i);
+    if (e->seq > keep_after) return true;
+    count--;
+    bytes -= e->frame->len;
+  }
+  return false;
+}
+
 void mw_eventlog_expire(mw_eventlog_t *log, uint64_t now_ms) {
   expire_stream(log, now_ms, 0);
   /* A log that aged out entirely gives its ring back: idle sessions then

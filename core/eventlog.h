@@ -68,6 +68,10 @@ uint64_t mw_eventlog_next_seq(mw_eventlog_t *log);
 int mw_eventlog_append(mw_eventlog_t *log, uint32_t stream, uint64_t seq, mw_frame_t *frame,
                        uint64_t now_ms);
 
+/* Would appending a frame of `len` bytes now evict an entry with seq >
+ * `keep_after`? (count and byte limits; age is not considered) */
+bool mw_eventlog_would_evict(const mw_eventlog_t *log, size_t len, uint64_t keep_after);
+
 /* Evicts entries older than ttl at `now_ms`; an emptied log frees its ring. */
 void mw_eventlog_expire(mw_eventlog_t *log, uint64_t now_ms);
 

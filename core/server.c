@@ -456,6 +456,7 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
   mw_list_init(&s->conns);
   mw_list_init(&s->ready);
   mw_list_init(&s->deferred);
+  mw_list_init(&s->fanout);
   mw_list_init(&s->gens);
   mw_list_init(&s->access);
   s->read_buf = mw_malloc(MW_READ_BUF_SIZE);

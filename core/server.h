@@ -70,6 +70,8 @@ struct mw_server {
   mw_tlist_t session_list;   /* sessions with no attached stream, ordered by last use */
   mw_hmap_t sessions;        /* id -> mw_session_t (owned through this map) */
   mw_hmap_t channels;        /* name -> mw_channel_t (owned through this map) */
+  mw_list_t fanout;          /* channels with a fan-out pass due (mw_channel__fan_out) */
+  bool fanout_queued;        /* a fan-out slice is deferred */
   mw_hmap_t shared;          /* key -> mw_shared_entry_t (owned through this map) */
   mw_eventlog_limits_t log_limits;
   mw_cors_t cors;

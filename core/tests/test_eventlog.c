@@ -204,6 +204,31 @@ TEST(evict_by_bytes) {
   fx_free(fx, &log);
 }
 
+/* would_evict answers what append is about to do, without doing it. */
+TEST(would_evict) {
+  mw_frame_t *probe = frame_of(10);
+  size_t len = probe->len;
+  mw_frame_unref(probe);
+  mw_eventlog_limits_t lim = {.max_events = 3, .max_bytes = 5 * len, .ttl_ms = 1000};
+  mw_eventlog_t log;
+  fx_t *fx = fx_new(&log, &lim);
+  CHECK(!mw_eventlog_would_evict(&log, len, 0));
+  for (uint32_t i = 0; i < 3; i++)
+    push(fx, &log, 0, 10, 0); /* seqs 1..3, full by count */
+  CHECK(mw_eventlog_would_evict(&log, len, 0));  /* seq 1 would go */
+  CHECK(!mw_eventlog_would_evict(&log, len, 1)); /* only seq 1 would go: kept after 1 */
+  /* By bytes: 3 held + a frame of 4*len needs two evicted (seqs 1, 2). */
+  lim.max_events = 100;
+  CHECK(!mw_eventlog_would_evict(&log, 2 * len, 0));
+  CHECK(mw_eventlog_would_evict(&log, 4 * len, 1));
+  CHECK(!mw_eventlog_would_evict(&log, 4 * len, 2));
+  /* Too big to be stored evicts nothing. */
+  CHECK(!mw_eventlog_would_evict(&log, 5 * len + 1, 0));
+  CHECK_EQ_INT(log.count, 3);
+  CHECK_EQ_INT(fx->n_ev, 0);
+  fx_free(fx, &log);
+}
+
 TEST(evict_by_ttl) {
   mw_eventlog_limits_t lim = {.max_events = 3, .max_bytes = 1 << 20, .ttl_ms = 100};
   mw_eventlog_t log;
@@ -553,6 +578,7 @@ int main(void) {
   RUN(order_and_entries);
   RUN(evict_by_count);
   RUN(evict_by_bytes);
+  RUN(would_evict);
   RUN(evict_by_ttl);
   RUN(replay_by_stream);
   RUN(replay_gaps);

@@ -14,6 +14,10 @@ mw.route { method = "POST", path = "/pub", handler = function(req)
   local id, n = mw.publish("ch", { event = "m", data = req.body })
   return { json = { id = id, delivered = n } }
 end }
+mw.route { method = "POST", path = "/burst", handler = function(req)
+  for i = 1, tonumber(req.args.n) do mw.publish("ch", { event = "m", data = "b" .. i }) end
+  return { json = { n = tonumber(req.args.n) } }
+end }
 mw.route { method = "POST", path = "/s", handler = function()
   return { json = { id = mw.sessions.create("{}") } }
 end }
@@ -64,6 +68,19 @@ describe('heartbeats', () => {
     closeStream(st);
   });
 
+  // The fan-out runs after the publishing handler returns, so a burst reaches
+  // each subscriber in a few writes of many events (MW_SSE_SEND_MAX per write).
+  it('delivers a burst published in one handler whole and in order', async () => {
+    const subs = [await openStream(srv.port, '/events'), await openStream(srv.port, '/events')];
+    await post(srv, '/burst?n=300');
+    const want = Array.from({ length: 300 }, (_, i) => `b${i + 1}`);
+    for (const st of subs) {
+      await waitFor(st, () => st.events.filter((e) => e.event === 'm').length >= 300, 5000);
+      assert.deepEqual(st.events.filter((e) => e.event === 'm').map((e) => e.data), want);
+      closeStream(st);
+    }
+  });
+
   it('postpones heartbeats on a stream that is busy with events', async () => {
     const st = await openStream(srv.port, '/events');
     for (let i = 0; i < 6; i++) { await post(srv, '/pub', `e${i}`); await sleep(300); }
@@ -87,6 +104,20 @@ describe('channels: replay and gaps', () => {
       const ev = st.events.find((e) => e.event === 'm');
       assert.equal(ev.data, 'line1\nline2');
       assert.equal(ev.id, json.id);
+      closeStream(st);
+    }
+  });
+
+  it('a burst bigger than the replay buffer still reaches live subscribers whole, no gap', async () => {
+    // The buffer holds 3 events: the fan-out must not let the burst evict
+    // events before every live subscriber has them.
+    const subs = [await openStream(srv.port, '/events'), await openStream(srv.port, '/events'), await openStream(srv.port, '/events')];
+    await post(srv, '/burst?n=50');
+    const want = Array.from({ length: 50 }, (_, i) => `b${i + 1}`);
+    for (const st of subs) {
+      await waitFor(st, () => st.events.filter((e) => e.event === 'm').length >= 50, 5000);
+      assert.deepEqual(st.events.filter((e) => e.event === 'm').map((e) => e.data), want);
+      assert.ok(!st.events.some((e) => e.event === 'gap'));
       closeStream(st);
     }
   });
