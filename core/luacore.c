@@ -15,6 +15,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "luafs.h"
+#include "luaprof.h"
 #include "session.h"
 #include "shared.h"
 #include "sign.h"
@@ -516,10 +517,27 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   lua_yield(L, 0);
 }
 
+/* MOONWIRE_LUA_PROFILE (luaprof.h): every instruction is counted and every
+ * MW_HOOK_COUNT-th also checks the budget, as budget_hook alone would. */
+static void profile_hook(lua_State *L, lua_Debug *ar) {
+  static unsigned ticks;
+  mw_luaprof_count(L, ar);
+  if (++ticks == MW_HOOK_COUNT) {
+    ticks = 0;
+    budget_hook(L, ar);
+  }
+}
+
 static void set_budget(lua_State *L, lua_State *co, int co_idx, uint64_t ms) {
   push_budgets(L);
   lua_pushvalue(L, co_idx);
-  if (ms) {
+  if (mw_luaprof_enabled()) {
+    if (ms)
+      lua_pushinteger(L, (lua_Integer)(uv_hrtime() + ms * 1000000ull));
+    else
+      lua_pushnil(L);
+    lua_sethook(co, profile_hook, LUA_MASKCOUNT, 1);
+  } else if (ms) {
     lua_pushinteger(L, (lua_Integer)(uv_hrtime() + ms * 1000000ull));
     lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
   } else {
