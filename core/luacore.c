@@ -5,6 +5,9 @@
 #include "luacore.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -434,7 +437,7 @@ void mw_luacore_close_timers(mw_gen_t *g) {
 
 /* ---- time budgets ----------------------------------------------------- */
 
-/* Every MW_HOOK_COUNT VM instructions a budgeted thread checks the clock.
+/* Every MW_HOOK_COUNT VM instructions a hooked thread checks the clock.
  * Past its deadline a coroutine yields out of the hook and is abandoned by
  * the runtime (its handler answers with a timeout error); the main thread,
  * which cannot yield, raises an error instead. This is how `while true do
@@ -444,6 +447,15 @@ void mw_luacore_close_timers(mw_gen_t *g) {
  * preempted: it yields out of the hook and the runtime resumes it on the next
  * loop iteration, so one CPU-bound handler cannot starve other clients. */
 #define MW_SLICE_NS (10 * 1000000ull)
+/* Task coroutines run without a hook (in Lua 5.4 a count hook sends every VM
+ * instruction through luaG_traceexec: ~7% of a tools/call). Instead a timer
+ * on the loop thread's CPU clock signals that thread every MW_WATCH_NS of CPU
+ * it burns; the handler arms a one-shot check on the task coroutines being
+ * resumed (lua_sethook is safe in a signal handler, ldebug.c; lua.c does the
+ * same on SIGINT). An idle server gets no signals. A slice or deadline is thus
+ * noticed at most MW_WATCH_NS of CPU late. */
+#define MW_WATCH_NS (2 * 1000000L)
+#define MW_RUNNING_MAX 32
 static char budget_key;       /* registry: weak table thread -> deadline (ns) or -1 (expired) */
 static char preempt_key;      /* registry: the thread the hook last preempted */
 static uint64_t slice_end_ns; /* end of the running coroutine's time slice (single loop thread) */
@@ -517,6 +529,53 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   lua_yield(L, 0);
 }
 
+/* The task coroutines inside M.resume, outermost first (slice/unslice): the
+ * only threads the watch signal arms. Written by the loop thread, read by
+ * its signal handler: an entry is stored before the count grows. */
+static lua_State *volatile running[MW_RUNNING_MAX];
+static volatile sig_atomic_t nrunning;
+/* 1 once the CPU-clock timer runs; -1 when it could not be created (task
+ * coroutines then get the hook for all their run, as the main thread does). */
+static int watch_state;
+
+/* The armed check of a task coroutine: one look at the clock, then the
+ * hook is off again until the next signal. Off first: budget_hook may leave
+ * by an error. */
+static void watch_hook(lua_State *L, lua_Debug *ar) {
+  lua_sethook(L, NULL, 0, 0);
+  budget_hook(L, ar);
+}
+
+static void on_watch_signal(int sig) {
+  (void)sig;
+  for (sig_atomic_t i = 0; i < nrunning; i++)
+    lua_sethook(running[i], watch_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+}
+
+static bool watch_start(void) {
+  if (watch_state) return watch_state > 0;
+  watch_state = -1;
+  int signo = SIGRTMIN + 1;
+  struct sigaction sa = {.sa_handler = on_watch_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(signo, &sa, NULL) < 0) return false;
+  struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = signo};
+#ifdef sigev_notify_thread_id
+  ev.sigev_notify_thread_id = gettid();
+#else
+  ev._sigev_un._tid = gettid(); /* glibc < 2.41 names the field only this way */
+#endif
+  timer_t t;
+  if (timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &t) < 0) return false;
+  struct itimerspec its = {.it_interval = {0, MW_WATCH_NS}, .it_value = {0, MW_WATCH_NS}};
+  if (timer_settime(t, 0, &its, NULL) < 0) {
+    timer_delete(t);
+    return false;
+  }
+  watch_state = 1;
+  return true;
+}
+
 /* MOONWIRE_LUA_PROFILE (luaprof.h): every instruction is counted and every
  * MW_HOOK_COUNT-th also checks the budget, as budget_hook alone would. */
 static void profile_hook(lua_State *L, lua_Debug *ar) {
@@ -528,7 +587,10 @@ static void profile_hook(lua_State *L, lua_Debug *ar) {
   }
 }
 
-static void set_budget(lua_State *L, lua_State *co, int co_idx, uint64_t ms) {
+/* Arms or clears the deadline of `co` (at `co_idx` on L's stack). A
+ * `watched` thread (a task coroutine) gets its hook from the watch signal,
+ * others have it set here for all their run. */
+static void set_budget(lua_State *L, lua_State *co, int co_idx, uint64_t ms, bool watched) {
   push_budgets(L);
   lua_pushvalue(L, co_idx);
   if (mw_luaprof_enabled()) {
@@ -539,7 +601,10 @@ static void set_budget(lua_State *L, lua_State *co, int co_idx, uint64_t ms) {
     lua_sethook(co, profile_hook, LUA_MASKCOUNT, 1);
   } else if (ms) {
     lua_pushinteger(L, (lua_Integer)(uv_hrtime() + ms * 1000000ull));
-    lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+    if (watched && watch_start())
+      lua_sethook(co, NULL, 0, 0);
+    else
+      lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
   } else {
     lua_pushnil(L);
     lua_sethook(co, NULL, 0, 0);
@@ -550,7 +615,7 @@ static void set_budget(lua_State *L, lua_State *co, int co_idx, uint64_t ms) {
 
 void mw_luacore_budget_main(lua_State *L, uint32_t ms) {
   lua_pushthread(L);
-  set_budget(L, L, lua_gettop(L), ms);
+  set_budget(L, L, lua_gettop(L), ms, false);
   lua_pop(L, 1);
 }
 
@@ -560,7 +625,7 @@ static int l_budget(lua_State *L) {
   luaL_argcheck(L, co != NULL, 1, "coroutine expected");
   lua_Integer ms = luaL_optinteger(L, 2, 0);
   luaL_argcheck(L, ms >= 0, 2, "budget must be >= 0");
-  set_budget(L, co, 1, (uint64_t)ms);
+  set_budget(L, co, 1, (uint64_t)ms, true);
   return 0;
 }
 
@@ -574,11 +639,20 @@ static int l_guard(lua_State *L) {
   return 0;
 }
 
-/* slice(co) starts a time slice for the task coroutine about to be resumed. */
+/* slice(co) starts a time slice for the task coroutine about to be resumed;
+ * unslice(co) follows the resume. Between them the watch signal arms `co`. */
 static int l_slice(lua_State *L) {
   slice_end_ns = uv_hrtime() + MW_SLICE_NS;
   current_deadline_ns = 0;
-  if (lua_isthread(L, 1)) {
+  lua_State *co = lua_tothread(L, 1);
+  if (co) {
+    if (nrunning < MW_RUNNING_MAX) {
+      running[nrunning] = co;
+      nrunning = nrunning + 1;
+    } else {
+      /* Resumes nested this deep: this one keeps its hook the whole time. */
+      lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+    }
     push_budgets(L);
     lua_pushvalue(L, 1);
     lua_rawget(L, -2);
@@ -586,6 +660,47 @@ static int l_slice(lua_State *L) {
     if (d > 0) current_deadline_ns = (uint64_t)d;
   }
   return 0;
+}
+
+static int l_unslice(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  for (sig_atomic_t i = nrunning; i > 0; i--) {
+    if (running[i - 1] == co) {
+      nrunning = i - 1;
+      break;
+    }
+  }
+  return 0;
+}
+
+/* budgeted(create_or_wrap) -> the same function, except that a coroutine a
+ * task coroutine creates gets the budget hook for all its run: the watch
+ * signal arms only task coroutines, and a handler's own coroutine (a runaway
+ * coroutine.wrap loop) must still be stopped on its task's clock. Other
+ * creators' coroutines inherit their hook as Lua does. */
+static int budgeted_create(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  bool task = nrunning > 0 && running[nrunning - 1] == L && watch_state > 0 && !mw_luaprof_enabled();
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  if (task) {
+    /* create returns the thread; wrap a function holding it as its upvalue. */
+    lua_State *co = lua_tothread(L, -1);
+    if (!co && lua_getupvalue(L, -1, 1)) {
+      co = lua_tothread(L, -1);
+      lua_pop(L, 1);
+    }
+    if (co) lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+  }
+  return 1;
+}
+
+static int l_budgeted(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_pushcclosure(L, budgeted_create, 1);
+  return 1;
 }
 
 /* preempted(co) -> true (once) when the hook paused `co` at the end of its
@@ -1159,6 +1274,8 @@ int mw_luacore_open(lua_State *L) {
       {"set_cors", l_set_cors},
       {"watch", l_watch},
       {"access_hook", l_access_hook},
+      {"budgeted", l_budgeted},
+      {"unslice", l_unslice},
       {"exec", l_exec},
       {"http_request", l_http_request},
       {"sign", l_sign},

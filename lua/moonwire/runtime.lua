@@ -22,6 +22,13 @@ end
 M.traceback = traceback
 
 -- Coroutines ---------------------------------------------------------------
+
+-- Task coroutines run unhooked until the core's watch signal arms a check
+-- (core.slice); a coroutine a handler creates gets the budget hook for its
+-- whole run instead. Replaced in the state's own library, before any sandbox
+-- copies it, so every script and plugin gets these.
+coroutine.create = core.budgeted(coroutine.create)
+coroutine.wrap = core.budgeted(coroutine.wrap)
 -- Every handler runs in its own coroutine under a time budget. Past it, the
 -- core's instruction hook yields the coroutine out of whatever it is doing (a
 -- runaway loop included) and the runtime abandons it: the task finishes with
@@ -86,6 +93,7 @@ function M.resume(co, ...)
   local outer = resuming
   resuming = co
   local ok, done, xok, err = coroutine.resume(co, ...)
+  core.unslice(co)
   resuming = outer
   if not ok then
     finish(co, task, false, done)

@@ -46,6 +46,8 @@ function M.install()
   function core.budget(co, ms) core.budgets[co] = ms end
   function core.expired() return false end
   function core.slice() end
+  function core.unslice() end
+  function core.budgeted(f) return f end
   function core.guard() end
   function core.access_hook(on) core.access_on = on end
   function core.set_cors(p) core.cors = p end
