@@ -29,6 +29,7 @@ M.traceback = traceback
 -- copies it, so every script and plugin gets these.
 coroutine.create = core.budgeted(coroutine.create)
 coroutine.wrap = core.budgeted(coroutine.wrap)
+
 -- Every handler runs in its own coroutine under a time budget. Past it, the
 -- core's instruction hook yields the coroutine out of whatever it is doing (a
 -- runaway loop included) and the runtime abandons it: the task finishes with
@@ -64,7 +65,6 @@ end
 
 local function finish(co, task, ok, err)
   tasks[co] = nil
-  core.budget(co)
   core.release()
   if not ok then
     if task.on_error then
@@ -89,11 +89,11 @@ local resuming = nil -- the task coroutine M.resume is resuming right now
 function M.resume(co, ...)
   local task = tasks[co]
   if not task then return false end
-  core.slice(co)
+  core.slice(co, task.deadline_ms)
   local outer = resuming
   resuming = co
   local ok, done, xok, err = coroutine.resume(co, ...)
-  core.unslice(co)
+  local expired, preempted = core.unslice(co)
   resuming = outer
   if not ok then
     finish(co, task, false, done)
@@ -104,11 +104,11 @@ function M.resume(co, ...)
       task.on_error, task.arg = nil, nil
       idle[#idle + 1] = task
     end
-  elseif core.expired(co) then
+  elseif expired then
     finish(co, task, false, timeout_error(task))
   else
     task.suspended = true
-    if core.preempted(co) then
+    if preempted then
       -- Its time slice ran out: let the loop serve others, then continue.
       -- 1 ms, not 0: libuv runs a 0 ms timer added by a timer callback in the
       -- same pass, before polling for I/O, which would starve everyone else.
@@ -156,7 +156,6 @@ function M.spawn(fn, on_error, budget_ms, ...)
   task.on_error, task.arg = on_error, (...)
   task.budget_ms, task.deadline_ms = budget_ms, core.now() + budget_ms
   tasks[co] = task
-  core.budget(co, budget_ms)
   if not sweeper then sweeper = core.timer(100, true, sweep) end
   M.resume(co, fn, ...)
   return co
