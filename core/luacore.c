@@ -35,8 +35,25 @@ static mw_server_t *server_of(lua_State *L) {
 
 /* ---- request handles -------------------------------------------------- */
 
+/* The handle metatable is also kept under this key: a pointer-keyed registry
+ * read is cheaper than luaL_checkudata's lookup by name, and every response
+ * function checks a handle. */
+static char handle_mt_key;
+
+static mw_lhandle_t *check_handle(lua_State *L, int idx) {
+  mw_lhandle_t *h = lua_touserdata(L, idx);
+  if (h && lua_getmetatable(L, idx)) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &handle_mt_key);
+    bool ok = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (ok) return h;
+  }
+  luaL_typeerror(L, idx, HANDLE_MT);
+  return NULL;
+}
+
 static int handle_gc(lua_State *L) {
-  mw_lhandle_t *h = luaL_checkudata(L, 1, HANDLE_MT);
+  mw_lhandle_t *h = check_handle(L, 1);
   if (h->conn && h->conn->lua_handle == h) h->conn->lua_handle = NULL;
   h->conn = NULL;
   return 0;
@@ -45,14 +62,15 @@ static int handle_gc(lua_State *L) {
 mw_lhandle_t *mw_luacore_push_handle(lua_State *L, mw_conn_t *c) {
   mw_lhandle_t *h = lua_newuserdatauv(L, sizeof *h, 0);
   h->conn = c;
-  luaL_setmetatable(L, HANDLE_MT);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &handle_mt_key);
+  lua_setmetatable(L, -2);
   c->lua_handle = h;
   return h;
 }
 
 /* The connection behind a handle, or NULL once the client is gone or answered. */
 static mw_conn_t *handle_conn(lua_State *L, int idx) {
-  mw_lhandle_t *h = luaL_checkudata(L, idx, HANDLE_MT);
+  mw_lhandle_t *h = check_handle(L, idx);
   return h->conn;
 }
 
@@ -140,7 +158,7 @@ static int l_is_open(lua_State *L) {
 
 /* Hands a BUSY connection to a C-managed stream: the script's handle lets go. */
 static mw_conn_t *take_conn(lua_State *L) {
-  mw_lhandle_t *h = luaL_checkudata(L, 1, HANDLE_MT);
+  mw_lhandle_t *h = check_handle(L, 1);
   mw_conn_t *c = h->conn;
   if (!c || c->state != MW_CONN_BUSY) return NULL;
   h->conn = NULL;
@@ -181,7 +199,7 @@ static int l_session_attach(lua_State *L) {
     lua_pushliteral(L, "no-session");
     return 2;
   }
-  mw_lhandle_t *h = luaL_checkudata(L, 1, HANDLE_MT);
+  mw_lhandle_t *h = check_handle(L, 1);
   mw_conn_t *c = h->conn;
   if (!c || c->state != MW_CONN_BUSY) {
     luaL_pushfail(L);
@@ -1268,7 +1286,7 @@ int mw_luacore_open(lua_State *L) {
     lua_pushcfunction(L, handle_gc);
     lua_setfield(L, -2, "__gc");
   }
-  lua_pop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &handle_mt_key);
   if (luaL_newmetatable(L, TIMER_MT)) {
     lua_pushcfunction(L, timer_gc);
     lua_setfield(L, -2, "__gc");

@@ -86,7 +86,8 @@ function M.decode(body)
   if msg == nil then
     return nil, M.error(nil, M.PARSE_ERROR, "Parse error: " .. tostring(err))
   end
-  if type(msg) == "table" and json.is_array(msg) then
+  -- As in classify: only a first item or the array metatable can make it a batch.
+  if type(msg) == "table" and (msg[1] ~= nil or getmetatable(msg) == ARRAY_MT) and json.is_array(msg) then
     if #msg == 0 then return nil, M.error(nil, M.INVALID_REQUEST, "Invalid Request: empty batch") end
     return msg, nil, true
   end

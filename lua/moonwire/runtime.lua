@@ -313,7 +313,7 @@ end
 local function find_route(method, path)
   local lookup = method == "HEAD" and "GET" or method
   local exact = M.routes[path]
-  if exact and exact[lookup] then return exact[lookup], {} end
+  if exact and exact[lookup] then return exact[lookup], nil end
   local allowed = {}
   if exact then
     for m in pairs(exact) do allowed[#allowed + 1] = m end
@@ -401,6 +401,11 @@ local function route_failed(err, ctx)
   M.handler_error(ctx._handle, err, route.where)
 end
 
+-- The params and args of framework (raw) routes without any.
+local function read_only() error("request params and args of framework routes are read-only", 2) end
+local NO_PARAMS = setmetatable({}, { __newindex = read_only })
+local NO_ARGS = setmetatable({}, { __newindex = read_only })
+
 -- Routes one request (after any on_request hooks).
 local function route_request(req, handle)
   local route, params = find_route(req.method, req.path)
@@ -414,15 +419,18 @@ local function route_request(req, handle)
     end
     return M.respond_error(handle, 404, "not found: " .. req.path)
   end
-  req.params = params
-  req.args = M.parse_query(req.query)
   if route.raw then
+    -- Framework routes only read these: no tables per request for them.
+    req.params = params or NO_PARAMS
+    req.args = req.query == "" and NO_ARGS or M.parse_query(req.query)
     -- Framework routes (MCP transports) manage their own coroutines and
     -- responses; they get the handle itself.
     local ok, err = xpcall(route.handler, traceback, req, handle)
     if not ok then M.handler_error(handle, err, route.where or route.path) end
     return
   end
+  req.params = params or {}
+  req.args = M.parse_query(req.query)
   local ctx = setmetatable({ req = req, _handle = handle, _route = route, generation = M.generation }, Ctx)
   if route.channel then
     return ctx:subscribe(route.channel)
