@@ -351,12 +351,23 @@ static void push_request(lua_State *L, mw_conn_t *c) {
   lua_pushlstring(L, r->body ? r->body : "", r->body_len);
   lua_setfield(L, -2, "body");
 
-  /* Repeated headers are joined with ", " (RFC 9110 §5.3). Each name is
-   * made a Lua string once and used for both the lookup and the store. */
+  /* Repeated headers are joined with ", " (RFC 9110 §5.3). Only a name seen
+   * before (compared in C, cheaper than a table lookup per header) looks up
+   * the value stored so far. */
   lua_createtable(L, 0, (int)r->nhdrs);
   for (uint32_t i = 0; i < r->nhdrs; i++) {
     const mw_header_span_t *h = &r->hdrs[i];
-    lua_pushlstring(L, r->head + h->name_off, h->name_len);
+    const char *name = r->head + h->name_off;
+    bool repeated = false;
+    for (uint32_t j = 0; j < i && !repeated; j++)
+      repeated = r->hdrs[j].name_len == h->name_len &&
+                 memcmp(r->head + r->hdrs[j].name_off, name, h->name_len) == 0;
+    lua_pushlstring(L, name, h->name_len);
+    if (!repeated) {
+      lua_pushlstring(L, r->head + h->value_off, h->value_len);
+      lua_rawset(L, -3);
+      continue;
+    }
     lua_pushvalue(L, -1);
     if (lua_rawget(L, -3) == LUA_TSTRING) {
       lua_pushliteral(L, ", ");
