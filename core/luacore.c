@@ -664,6 +664,10 @@ static int l_slice(lua_State *L) {
       lua_sethook(co, profile_hook, LUA_MASKCOUNT, 1);
     else
       lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+  } else if (lua_gethook(co) == budget_hook) {
+    /* Created by a hooked coroutine, it inherited that hook: the watch
+     * signal covers it now. */
+    lua_sethook(co, NULL, 0, 0);
   }
   if (nrunning < MW_RUNNING_MAX) {
     sig_atomic_t n = nrunning;

@@ -16,12 +16,11 @@ local ARRAY_MT = getmetatable(json.array())
 
 -- A JSON-RPC id is a string or an integral number (null only in error
 -- responses to requests whose id could not be read).
-local floor = math.floor
-
 local function valid_id(id)
   local t = type(id)
-  -- floor keeps integers as they are: true for them and for integral floats.
-  return t == "string" or (t == "number" and id == floor(id))
+  -- `// 1` is floor without a library call: it keeps integers as they are,
+  -- so true for them and for integral floats.
+  return t == "string" or (t == "number" and id == id // 1)
 end
 M.valid_id = valid_id
 

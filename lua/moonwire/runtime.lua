@@ -27,6 +27,7 @@ M.traceback = traceback
 -- (core.slice); a coroutine a handler creates gets the budget hook for its
 -- whole run instead. Replaced in the state's own library, before any sandbox
 -- copies it, so every script and plugin gets these.
+local cocreate = coroutine.create -- task workers need no hook of their own
 coroutine.create = core.budgeted(coroutine.create)
 coroutine.wrap = core.budgeted(coroutine.wrap)
 
@@ -150,7 +151,7 @@ function M.spawn(fn, on_error, budget_ms, ...)
     idle[n] = nil
     co = task.co
   else
-    co = coroutine.create(worker)
+    co = cocreate(worker)
     task = { co = co, on_error = false, arg = false, budget_ms = 0, deadline_ms = 0, suspended = false }
   end
   task.on_error, task.arg = on_error, (...)
