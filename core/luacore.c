@@ -651,9 +651,11 @@ static int l_guard(lua_State *L) {
 static int l_slice(lua_State *L) {
   lua_State *co = lua_tothread(L, 1);
   luaL_argcheck(L, co != NULL, 1, "coroutine expected");
-  lua_Integer deadline_ms = luaL_checkinteger(L, 2);
-  /* uv_now() is uv_hrtime() in ms, a little behind: same clock, same scale. */
-  uint64_t deadline_ns = deadline_ms > 0 ? (uint64_t)deadline_ms * 1000000ull : UINT64_MAX;
+  lua_Number deadline_ms = luaL_checknumber(L, 2);
+  /* uv_now() is uv_hrtime() in ms, a little behind: same clock, same scale.
+   * No deadline (<= 0) or one past 1.8e13 ms (570 years): never. */
+  uint64_t deadline_ns =
+      deadline_ms > 0 && deadline_ms < 1.8e13 ? (uint64_t)(deadline_ms * 1e6) : UINT64_MAX;
   slice_end_ns = uv_hrtime() + MW_SLICE_NS;
   current_deadline_ns = deadline_ns;
   if (watch_state == 0) watch_start();
