@@ -5,8 +5,12 @@
 #include "luacore.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
@@ -15,6 +19,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "luafs.h"
+#include "luaprof.h"
 #include "session.h"
 #include "shared.h"
 #include "sign.h"
@@ -30,8 +35,25 @@ static mw_server_t *server_of(lua_State *L) {
 
 /* ---- request handles -------------------------------------------------- */
 
+/* The handle metatable is also kept under this key: a pointer-keyed registry
+ * read is cheaper than luaL_checkudata's lookup by name, and every response
+ * function checks a handle. */
+static char handle_mt_key;
+
+static mw_lhandle_t *check_handle(lua_State *L, int idx) {
+  mw_lhandle_t *h = lua_touserdata(L, idx);
+  if (h && lua_getmetatable(L, idx)) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &handle_mt_key);
+    bool ok = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (ok) return h;
+  }
+  luaL_typeerror(L, idx, HANDLE_MT);
+  return NULL;
+}
+
 static int handle_gc(lua_State *L) {
-  mw_lhandle_t *h = luaL_checkudata(L, 1, HANDLE_MT);
+  mw_lhandle_t *h = check_handle(L, 1);
   if (h->conn && h->conn->lua_handle == h) h->conn->lua_handle = NULL;
   h->conn = NULL;
   return 0;
@@ -40,14 +62,15 @@ static int handle_gc(lua_State *L) {
 mw_lhandle_t *mw_luacore_push_handle(lua_State *L, mw_conn_t *c) {
   mw_lhandle_t *h = lua_newuserdatauv(L, sizeof *h, 0);
   h->conn = c;
-  luaL_setmetatable(L, HANDLE_MT);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &handle_mt_key);
+  lua_setmetatable(L, -2);
   c->lua_handle = h;
   return h;
 }
 
 /* The connection behind a handle, or NULL once the client is gone or answered. */
 static mw_conn_t *handle_conn(lua_State *L, int idx) {
-  mw_lhandle_t *h = luaL_checkudata(L, idx, HANDLE_MT);
+  mw_lhandle_t *h = check_handle(L, idx);
   return h->conn;
 }
 
@@ -135,7 +158,7 @@ static int l_is_open(lua_State *L) {
 
 /* Hands a BUSY connection to a C-managed stream: the script's handle lets go. */
 static mw_conn_t *take_conn(lua_State *L) {
-  mw_lhandle_t *h = luaL_checkudata(L, 1, HANDLE_MT);
+  mw_lhandle_t *h = check_handle(L, 1);
   mw_conn_t *c = h->conn;
   if (!c || c->state != MW_CONN_BUSY) return NULL;
   h->conn = NULL;
@@ -176,7 +199,7 @@ static int l_session_attach(lua_State *L) {
     lua_pushliteral(L, "no-session");
     return 2;
   }
-  mw_lhandle_t *h = luaL_checkudata(L, 1, HANDLE_MT);
+  mw_lhandle_t *h = check_handle(L, 1);
   mw_conn_t *c = h->conn;
   if (!c || c->state != MW_CONN_BUSY) {
     luaL_pushfail(L);
@@ -433,19 +456,44 @@ void mw_luacore_close_timers(mw_gen_t *g) {
 
 /* ---- time budgets ----------------------------------------------------- */
 
-/* Every MW_HOOK_COUNT VM instructions a budgeted thread checks the clock.
- * Past its deadline a coroutine yields out of the hook and is abandoned by
- * the runtime (its handler answers with a timeout error); the main thread,
- * which cannot yield, raises an error instead. This is how `while true do
- * end` in one handler leaves every other client served. */
+/* Every MW_HOOK_COUNT VM instructions a hooked thread checks the clock.
+ * Past its deadline a task coroutine yields out of the hook and is abandoned
+ * by the runtime (its handler answers with a timeout error); the main
+ * thread, which cannot yield, raises an error instead. This is how `while
+ * true do end` in one handler leaves every other client served. */
 #define MW_HOOK_COUNT 1000
-/* A coroutine that computes for longer than this without yielding is
+/* A task coroutine that computes for longer than this without yielding is
  * preempted: it yields out of the hook and the runtime resumes it on the next
  * loop iteration, so one CPU-bound handler cannot starve other clients. */
 #define MW_SLICE_NS (10 * 1000000ull)
-static char budget_key;       /* registry: weak table thread -> deadline (ns) or -1 (expired) */
-static char preempt_key;      /* registry: the thread the hook last preempted */
-static uint64_t slice_end_ns; /* end of the running coroutine's time slice (single loop thread) */
+/* Task coroutines run without a hook (in Lua 5.4 a count hook sends every VM
+ * instruction through luaG_traceexec: ~7% of a tools/call). Instead a timer
+ * on the loop thread's CPU clock signals that thread every MW_WATCH_NS of CPU
+ * it burns; the handler arms a one-shot check on the task coroutines being
+ * resumed (lua_sethook is safe in a signal handler, ldebug.c; lua.c does the
+ * same on SIGINT). An idle server gets no signals. A slice or deadline is thus
+ * noticed at most MW_WATCH_NS of CPU late. */
+#define MW_WATCH_NS (2 * 1000000L)
+#define MW_RUNNING_MAX 32
+
+static char budget_key;       /* registry: weak table main thread -> deadline (ns) (guard) */
+static uint64_t slice_end_ns; /* end of the running task's time slice (single loop thread) */
+/* Deadline of the innermost task being resumed: coroutines a handler creates
+ * itself run on their task's clock. */
+static uint64_t current_deadline_ns = UINT64_MAX;
+
+/* The task coroutines inside M.resume, outermost first (slice/unslice), with
+ * their deadlines and what the hook did to them. Written by the loop thread;
+ * its signal handler reads only `running` and `nrunning`, and an entry is
+ * stored before the count grows. */
+enum { RUN_PREEMPTED = 1, RUN_EXPIRED = 2 };
+static lua_State *volatile running[MW_RUNNING_MAX];
+static volatile sig_atomic_t nrunning;
+static uint64_t running_deadline_ns[MW_RUNNING_MAX];
+static int running_flags[MW_RUNNING_MAX];
+/* 1 once the CPU-clock timer runs; -1 when it could not be created (task
+ * coroutines then keep the hook for all their run, as the main thread does). */
+static int watch_state;
 
 static void push_budgets(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &budget_key) == LUA_TTABLE) return;
@@ -459,91 +507,131 @@ static void push_budgets(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &budget_key);
 }
 
-/* Deadline of the task coroutine being resumed (slice()): coroutines a
- * handler creates itself inherit the hook but have no entry of their own,
- * and run on their creator's clock. */
-static uint64_t current_deadline_ns;
-
 static int budget_error(lua_State *L, lua_Debug *ar) {
   if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
     return luaL_error(L, "%s:%d: exceeded its time budget", ar->short_src, ar->currentline);
   return luaL_error(L, "exceeded its time budget");
 }
 
-static void budget_hook(lua_State *L, lua_Debug *ar) {
-  push_budgets(L);
-  int is_main = lua_pushthread(L);
-  lua_pushvalue(L, -1);
-  lua_rawget(L, -3);
-  int isnum;
-  lua_Integer deadline = lua_tointegerx(L, -1, &isnum);
-  lua_pop(L, 1);
-  uint64_t now = uv_hrtime();
-  if (!isnum) {
-    lua_pop(L, 2);
-    /* A coroutine of the handler's own: stop it with an error when the task
-     * is out of time; the task itself is then stopped at its next check. */
-    if (!is_main && current_deadline_ns && now > current_deadline_ns) budget_error(L, ar);
-    return;
-  }
-  if (deadline != -1 && now <= (uint64_t)deadline) {
-    /* Stack: budgets table, thread. Inside a C call that cannot yield (a gsub
-     * callback, a sort comparator) the slice simply runs on: preemption is a
-     * courtesy. */
-    if (!is_main && now > slice_end_ns && lua_isyieldable(L)) {
-      lua_rawsetp(L, LUA_REGISTRYINDEX, &preempt_key); /* pops the thread */
-      lua_pop(L, 1);
-      lua_yield(L, 0);
-      return;
-    }
-    lua_pop(L, 2);
-    return;
-  }
-  if (is_main) {
-    lua_pop(L, 2);
-    budget_error(L, ar);
-    return;
-  }
-  lua_pushinteger(L, -1);
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
-  /* Inside a non-yieldable C call, raise instead: the error leaves that call
-   * and the next check, in yieldable code, stops the coroutine. */
-  if (!lua_isyieldable(L)) {
-    budget_error(L, ar);
-    return;
-  }
-  lua_yield(L, 0);
+static int running_index(lua_State *L) {
+  for (int i = (int)nrunning - 1; i >= 0; i--)
+    if (running[i] == L) return i;
+  return -1;
 }
 
-static void set_budget(lua_State *L, lua_State *co, int co_idx, uint64_t ms) {
-  push_budgets(L);
-  lua_pushvalue(L, co_idx);
-  if (ms) {
-    lua_pushinteger(L, (lua_Integer)(uv_hrtime() + ms * 1000000ull));
-    lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
-  } else {
-    lua_pushnil(L);
-    lua_sethook(co, NULL, 0, 0);
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+  uint64_t now = uv_hrtime();
+  int i = running_index(L);
+  if (i >= 0) {
+    if (now <= running_deadline_ns[i]) {
+      /* Inside a C call that cannot yield (a gsub callback, a sort
+       * comparator) the slice simply runs on: preemption is a courtesy. */
+      if (now > slice_end_ns && lua_isyieldable(L)) {
+        running_flags[i] |= RUN_PREEMPTED;
+        lua_yield(L, 0);
+      }
+      return;
+    }
+    running_flags[i] |= RUN_EXPIRED;
+    /* Inside a non-yieldable C call, raise instead: the error leaves that
+     * call and the next check, in yieldable code, stops the coroutine. */
+    if (!lua_isyieldable(L)) budget_error(L, ar);
+    lua_yield(L, 0);
+    return;
   }
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
+  if (!lua_pushthread(L)) {
+    lua_pop(L, 1);
+    /* A coroutine of the handler's own: stop it with an error when the task
+     * is out of time; the task itself is then stopped at its next check. */
+    if (now > current_deadline_ns) budget_error(L, ar);
+    return;
+  }
+  push_budgets(L);
+  lua_insert(L, -2);
+  lua_rawget(L, -2);
+  int isnum;
+  lua_Integer deadline = lua_tointegerx(L, -1, &isnum);
+  lua_pop(L, 2);
+  if (isnum && now > (uint64_t)deadline) budget_error(L, ar);
+}
+
+/* The armed check of a task coroutine: one look at the clock, then the
+ * hook is off again until the next signal. Off first: budget_hook may leave
+ * by an error. */
+static void watch_hook(lua_State *L, lua_Debug *ar) {
+  lua_sethook(L, NULL, 0, 0);
+  budget_hook(L, ar);
+}
+
+static void on_watch_signal(int sig) {
+  (void)sig;
+  for (sig_atomic_t i = 0; i < nrunning; i++)
+    lua_sethook(running[i], watch_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+}
+
+static bool watch_start(void) {
+  if (watch_state) return watch_state > 0;
+  watch_state = -1;
+  int signo = SIGRTMIN + 1;
+  struct sigaction sa = {.sa_handler = on_watch_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(signo, &sa, NULL) < 0) return false;
+  struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = signo};
+#ifdef sigev_notify_thread_id
+  ev.sigev_notify_thread_id = gettid();
+#else
+  ev._sigev_un._tid = gettid(); /* glibc < 2.41 names the field only this way */
+#endif
+  timer_t t;
+  if (timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &t) < 0) return false;
+  /* MOONWIRE_WATCH_MS, for measurements only: under valgrind the CPU clock
+   * runs ~50x faster per request than natively (bench/profile-call.sh). */
+  const char *env = getenv("MOONWIRE_WATCH_MS");
+  long ns = env && atol(env) > 0 ? atol(env) * 1000000L : MW_WATCH_NS;
+  struct itimerspec its = {.it_interval = {ns / 1000000000L, ns % 1000000000L},
+                           .it_value = {ns / 1000000000L, ns % 1000000000L}};
+  if (timer_settime(t, 0, &its, NULL) < 0) {
+    timer_delete(t);
+    return false;
+  }
+  watch_state = 1;
+  return true;
+}
+
+/* MOONWIRE_LUA_PROFILE (luaprof.h): every instruction is counted and every
+ * MW_HOOK_COUNT-th also checks the budget, as budget_hook alone would. */
+static void profile_hook(lua_State *L, lua_Debug *ar) {
+  static unsigned ticks;
+  mw_luaprof_count(L, ar);
+  if (++ticks == MW_HOOK_COUNT) {
+    ticks = 0;
+    budget_hook(L, ar);
+  }
+}
+
+/* The hook a thread runs with outside any budget check: none, or the profiler's. */
+static void hook_off(lua_State *co) {
+  if (mw_luaprof_enabled())
+    lua_sethook(co, profile_hook, LUA_MASKCOUNT, 1);
+  else
+    lua_sethook(co, NULL, 0, 0);
 }
 
 void mw_luacore_budget_main(lua_State *L, uint32_t ms) {
+  push_budgets(L);
   lua_pushthread(L);
-  set_budget(L, L, lua_gettop(L), ms);
+  if (ms) {
+    lua_pushinteger(L, (lua_Integer)(uv_hrtime() + ms * 1000000ull));
+    if (mw_luaprof_enabled())
+      lua_sethook(L, profile_hook, LUA_MASKCOUNT, 1);
+    else
+      lua_sethook(L, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+  } else {
+    lua_pushnil(L);
+    hook_off(L);
+  }
+  lua_rawset(L, -3);
   lua_pop(L, 1);
-}
-
-/* budget(co, ms) arms a deadline; budget(co) clears it. */
-static int l_budget(lua_State *L) {
-  lua_State *co = lua_tothread(L, 1);
-  luaL_argcheck(L, co != NULL, 1, "coroutine expected");
-  lua_Integer ms = luaL_optinteger(L, 2, 0);
-  luaL_argcheck(L, ms >= 0, 2, "budget must be >= 0");
-  set_budget(L, co, 1, (uint64_t)ms);
-  return 0;
 }
 
 /* guard(ms) arms a budget on the calling thread itself (code the framework
@@ -556,41 +644,87 @@ static int l_guard(lua_State *L) {
   return 0;
 }
 
-/* slice(co) starts a time slice for the task coroutine about to be resumed. */
+/* slice(co, deadline_ms) starts a time slice for the task coroutine about to
+ * be resumed, whose budget ends at `deadline_ms` (core.now() time); unslice(co)
+ * follows the resume and tells what the hook did. Between them the watch
+ * signal arms `co`. */
 static int l_slice(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  luaL_argcheck(L, co != NULL, 1, "coroutine expected");
+  lua_Number deadline_ms = luaL_checknumber(L, 2);
+  /* uv_now() is uv_hrtime() in ms, a little behind: same clock, same scale.
+   * No deadline (<= 0) or one past 1.8e13 ms (570 years): never. */
+  uint64_t deadline_ns =
+      deadline_ms > 0 && deadline_ms < 1.8e13 ? (uint64_t)(deadline_ms * 1e6) : UINT64_MAX;
   slice_end_ns = uv_hrtime() + MW_SLICE_NS;
-  current_deadline_ns = 0;
-  if (lua_isthread(L, 1)) {
-    push_budgets(L);
-    lua_pushvalue(L, 1);
-    lua_rawget(L, -2);
-    lua_Integer d = lua_tointeger(L, -1);
-    if (d > 0) current_deadline_ns = (uint64_t)d;
+  current_deadline_ns = deadline_ns;
+  if (watch_state == 0) watch_start();
+  if (nrunning == MW_RUNNING_MAX || watch_state < 0 || mw_luaprof_enabled()) {
+    /* No watch signal, or resumes nested this deep: hook it for the whole
+     * resume (it is still found in `running` when there is room). */
+    if (mw_luaprof_enabled())
+      lua_sethook(co, profile_hook, LUA_MASKCOUNT, 1);
+    else
+      lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+  } else if (lua_gethook(co) == budget_hook) {
+    /* Created by a hooked coroutine, it inherited that hook: the watch
+     * signal covers it now. */
+    lua_sethook(co, NULL, 0, 0);
+  }
+  if (nrunning < MW_RUNNING_MAX) {
+    sig_atomic_t n = nrunning;
+    running[n] = co;
+    running_deadline_ns[n] = deadline_ns;
+    running_flags[n] = 0;
+    nrunning = n + 1;
   }
   return 0;
 }
 
-/* preempted(co) -> true (once) when the hook paused `co` at the end of its
- * slice; the caller resumes it later. */
-static int l_preempted(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTHREAD);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &preempt_key);
-  bool yes = lua_rawequal(L, -1, 1);
-  if (yes) {
-    lua_pushnil(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &preempt_key);
+/* unslice(co) -> expired, preempted: whether the hook stopped `co` for
+ * overrunning its budget, or paused it at the end of its slice (the caller
+ * resumes it later). */
+static int l_unslice(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  int i = running_index(co);
+  int flags = 0;
+  if (i >= 0) {
+    flags = running_flags[i];
+    nrunning = i;
   }
-  lua_pushboolean(L, yes);
+  current_deadline_ns = i > 0 ? running_deadline_ns[i - 1] : UINT64_MAX;
+  lua_pushboolean(L, flags & RUN_EXPIRED);
+  lua_pushboolean(L, flags & RUN_PREEMPTED);
+  return 2;
+}
+
+/* budgeted(create_or_wrap) -> the same function, except that a coroutine a
+ * task coroutine creates gets the budget hook for all its run: the watch
+ * signal arms only task coroutines, and a handler's own coroutine (a runaway
+ * coroutine.wrap loop) must still be stopped on its task's clock. Other
+ * creators' coroutines inherit their hook as Lua does. */
+static int budgeted_create(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  bool task = nrunning > 0 && running[nrunning - 1] == L && !mw_luaprof_enabled();
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  if (task) {
+    /* create returns the thread; wrap a function holding it as its upvalue. */
+    lua_State *co = lua_tothread(L, -1);
+    if (!co && lua_getupvalue(L, -1, 1)) {
+      co = lua_tothread(L, -1);
+      lua_pop(L, 1);
+    }
+    if (co) lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+  }
   return 1;
 }
 
-/* expired(co) -> true when the hook stopped `co` for overrunning. */
-static int l_expired(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTHREAD);
-  push_budgets(L);
-  lua_pushvalue(L, 1);
-  lua_rawget(L, -2);
-  lua_pushboolean(L, lua_tointeger(L, -1) == -1);
+static int l_budgeted(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_pushcclosure(L, budgeted_create, 1);
   return 1;
 }
 
@@ -1132,15 +1266,14 @@ int mw_luacore_open(lua_State *L) {
       {"shared_set", l_shared_set},
       {"shared_incr", l_shared_incr},
       {"shared_delete", l_shared_delete},
-      {"budget", l_budget},
-      {"expired", l_expired},
       {"slice", l_slice},
       {"guard", l_guard},
-      {"preempted", l_preempted},
       {"forward", l_forward},
       {"set_cors", l_set_cors},
       {"watch", l_watch},
       {"access_hook", l_access_hook},
+      {"budgeted", l_budgeted},
+      {"unslice", l_unslice},
       {"exec", l_exec},
       {"http_request", l_http_request},
       {"sign", l_sign},
@@ -1159,7 +1292,7 @@ int mw_luacore_open(lua_State *L) {
     lua_pushcfunction(L, handle_gc);
     lua_setfield(L, -2, "__gc");
   }
-  lua_pop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &handle_mt_key);
   if (luaL_newmetatable(L, TIMER_MT)) {
     lua_pushcfunction(L, timer_gc);
     lua_setfield(L, -2, "__gc");

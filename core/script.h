@@ -11,6 +11,12 @@
 
 #include "server.h"
 
+/* The state's small blocks (16..512 bytes) are recycled through per-class
+ * free lists holding at most this many bytes (script.c, gen_alloc): about one
+ * GC sweep of request garbage, which glibc would keep in its bins anyway. */
+#define MW_GEN_POOL_CLASSES 32
+#define MW_GEN_POOL_MAX_BYTES (1024 * 1024)
+
 struct mw_gen {
   lua_State *L;        /* owned; closed when refs reaches 0 */
   mw_server_t *server; /* borrowed */
@@ -25,6 +31,8 @@ struct mw_gen {
   mw_list_t link;      /* in server->gens */
   size_t mem;          /* bytes the state has allocated */
   size_t mem_limit; /* LUA_MEMORY_MB: allocations past it fail (Lua raises "not enough memory") */
+  void *pool[MW_GEN_POOL_CLASSES]; /* owned: small blocks the state freed, by 16-byte class */
+  size_t pool_bytes;               /* bytes in `pool`, at most MW_GEN_POOL_MAX_BYTES */
   bool retired;
   bool closing; /* a deferred close is queued */
 };

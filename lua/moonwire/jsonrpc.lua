@@ -16,12 +16,11 @@ local ARRAY_MT = getmetatable(json.array())
 
 -- A JSON-RPC id is a string or an integral number (null only in error
 -- responses to requests whose id could not be read).
-local floor = math.floor
-
 local function valid_id(id)
   local t = type(id)
-  -- floor keeps integers as they are: true for them and for integral floats.
-  return t == "string" or (t == "number" and id == floor(id))
+  -- `// 1` is floor without a library call: it keeps integers as they are,
+  -- so true for them and for integral floats.
+  return t == "string" or (t == "number" and id == id // 1)
 end
 M.valid_id = valid_id
 
@@ -86,7 +85,8 @@ function M.decode(body)
   if msg == nil then
     return nil, M.error(nil, M.PARSE_ERROR, "Parse error: " .. tostring(err))
   end
-  if type(msg) == "table" and json.is_array(msg) then
+  -- As in classify: only a first item or the array metatable can make it a batch.
+  if type(msg) == "table" and (msg[1] ~= nil or getmetatable(msg) == ARRAY_MT) and json.is_array(msg) then
     if #msg == 0 then return nil, M.error(nil, M.INVALID_REQUEST, "Invalid Request: empty batch") end
     return msg, nil, true
   end

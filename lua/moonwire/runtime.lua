@@ -22,6 +22,15 @@ end
 M.traceback = traceback
 
 -- Coroutines ---------------------------------------------------------------
+
+-- Task coroutines run unhooked until the core's watch signal arms a check
+-- (core.slice); a coroutine a handler creates gets the budget hook for its
+-- whole run instead. Replaced in the state's own library, before any sandbox
+-- copies it, so every script and plugin gets these.
+local cocreate = coroutine.create -- task workers need no hook of their own
+coroutine.create = core.budgeted(coroutine.create)
+coroutine.wrap = core.budgeted(coroutine.wrap)
+
 -- Every handler runs in its own coroutine under a time budget. Past it, the
 -- core's instruction hook yields the coroutine out of whatever it is doing (a
 -- runaway loop included) and the runtime abandons it: the task finishes with
@@ -57,7 +66,6 @@ end
 
 local function finish(co, task, ok, err)
   tasks[co] = nil
-  core.budget(co)
   core.release()
   if not ok then
     if task.on_error then
@@ -82,10 +90,11 @@ local resuming = nil -- the task coroutine M.resume is resuming right now
 function M.resume(co, ...)
   local task = tasks[co]
   if not task then return false end
-  core.slice(co)
+  core.slice(co, task.deadline_ms)
   local outer = resuming
   resuming = co
   local ok, done, xok, err = coroutine.resume(co, ...)
+  local expired, preempted = core.unslice(co)
   resuming = outer
   if not ok then
     finish(co, task, false, done)
@@ -96,11 +105,11 @@ function M.resume(co, ...)
       task.on_error, task.arg = nil, nil
       idle[#idle + 1] = task
     end
-  elseif core.expired(co) then
+  elseif expired then
     finish(co, task, false, timeout_error(task))
   else
     task.suspended = true
-    if core.preempted(co) then
+    if preempted then
       -- Its time slice ran out: let the loop serve others, then continue.
       -- 1 ms, not 0: libuv runs a 0 ms timer added by a timer callback in the
       -- same pass, before polling for I/O, which would starve everyone else.
@@ -142,13 +151,12 @@ function M.spawn(fn, on_error, budget_ms, ...)
     idle[n] = nil
     co = task.co
   else
-    co = coroutine.create(worker)
+    co = cocreate(worker)
     task = { co = co, on_error = false, arg = false, budget_ms = 0, deadline_ms = 0, suspended = false }
   end
   task.on_error, task.arg = on_error, (...)
   task.budget_ms, task.deadline_ms = budget_ms, core.now() + budget_ms
   tasks[co] = task
-  core.budget(co, budget_ms)
   if not sweeper then sweeper = core.timer(100, true, sweep) end
   M.resume(co, fn, ...)
   return co
@@ -306,7 +314,7 @@ end
 local function find_route(method, path)
   local lookup = method == "HEAD" and "GET" or method
   local exact = M.routes[path]
-  if exact and exact[lookup] then return exact[lookup], {} end
+  if exact and exact[lookup] then return exact[lookup], nil end
   local allowed = {}
   if exact then
     for m in pairs(exact) do allowed[#allowed + 1] = m end
@@ -394,6 +402,11 @@ local function route_failed(err, ctx)
   M.handler_error(ctx._handle, err, route.where)
 end
 
+-- The params and args of framework (raw) routes without any.
+local function read_only() error("request params and args of framework routes are read-only", 2) end
+local NO_PARAMS = setmetatable({}, { __newindex = read_only })
+local NO_ARGS = setmetatable({}, { __newindex = read_only })
+
 -- Routes one request (after any on_request hooks).
 local function route_request(req, handle)
   local route, params = find_route(req.method, req.path)
@@ -407,15 +420,18 @@ local function route_request(req, handle)
     end
     return M.respond_error(handle, 404, "not found: " .. req.path)
   end
-  req.params = params
-  req.args = M.parse_query(req.query)
   if route.raw then
+    -- Framework routes only read these: no tables per request for them.
+    req.params = params or NO_PARAMS
+    req.args = req.query == "" and NO_ARGS or M.parse_query(req.query)
     -- Framework routes (MCP transports) manage their own coroutines and
     -- responses; they get the handle itself.
     local ok, err = xpcall(route.handler, traceback, req, handle)
     if not ok then M.handler_error(handle, err, route.where or route.path) end
     return
   end
+  req.params = params or {}
+  req.args = M.parse_query(req.query)
   local ctx = setmetatable({ req = req, _handle = handle, _route = route, generation = M.generation }, Ctx)
   if route.channel then
     return ctx:subscribe(route.channel)

@@ -15,6 +15,10 @@ mw.route { method = "POST", path = "/echo", handler = function(req, ctx)
   return { json = { body = req.body, method = req.method, te = req.headers["transfer-encoding"] } }
 end }
 mw.route { method = {"GET","POST"}, path = "/x", handler = function(req) return "x" end }
+mw.route { path = "/headers", handler = function(req)
+  return { json = { rep = req.headers["x-rep"], one = req.headers["x-one"], n = (function()
+    local n = 0 for _ in pairs(req.headers) do n = n + 1 end return n end)() } }
+end }
 mw.route { path = "/boom", handler = function() error("boom") end }
 mw.route { path = "/bad", handler = function() error({ status = 422, message = "bad thing" }) end }
 `;
@@ -309,6 +313,13 @@ describe('http: core endpoints, routing, parsing, limits', () => {
     } finally {
       c.destroy();
     }
+  });
+
+  it('repeated request headers reach the script joined with ", ", once each', async () => {
+    const res = await once(port, 'GET /headers HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Rep: a\r\nX-One: 1\r\n' +
+      'x-rep: b\r\nX-REP: c\r\n\r\n');
+    assert.equal(res.status, 200);
+    assert.deepEqual(json(res), { rep: 'a, b, c', one: '1', n: 3 });
   });
 
   it('a chunked request body in several chunks is reassembled', async () => {

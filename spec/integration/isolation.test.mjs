@@ -16,6 +16,14 @@ mw.route { method = "GET", path = "/spin-coroutine", timeout_ms = 300, handler =
   local f = coroutine.wrap(function() while true do end end)
   f()
 end }
+mw.route { method = "GET", path = "/spin-create", timeout_ms = 300, handler = function()
+  while true do coroutine.resume(coroutine.create(function() while true do end end)) end
+end }
+mw.route { method = "GET", path = "/crunch", timeout_ms = 10000, handler = function()
+  local t = os.clock()
+  while os.clock() - t < 0.6 do end
+  return "done"
+end }
 mw.route { method = "GET", path = "/spin-sort", timeout_ms = 300, handler = function()
   table.sort({ 3, 2, 1, 5, 4 }, function(a, b) while true do end end)
 end }
@@ -68,13 +76,25 @@ describe('handler isolation', () => {
   });
 
   it('cannot be dodged with pcall, a coroutine of its own, or a C callback', async () => {
-    for (const p of ['/spin-pcall', '/spin-coroutine', '/spin-sort']) {
+    for (const p of ['/spin-pcall', '/spin-coroutine', '/spin-create', '/spin-sort']) {
       const t0 = Date.now();
       const r = await fetch(srv.url(p));
       assert.equal(r.status, 500, p);
       assert.match((await r.json()).error.message, /time budget/, p);
       assert.ok(Date.now() - t0 < 2000, `${p} stopped in time`);
     }
+  });
+
+  it('preempts a handler computing within its budget: others are served before it ends', async () => {
+    let crunched = false;
+    const crunch = fetch(srv.url('/crunch')).then(async (r) => {
+      crunched = true;
+      return { status: r.status, body: await r.text() };
+    });
+    await sleep(50);
+    assert.equal(await (await fetch(srv.url('/ok'))).text(), 'ok');
+    assert.equal(crunched, false, 'the other request waited for the computation');
+    assert.deepEqual(await crunch, { status: 200, body: 'done' });
   });
 
   it('ends a runaway tool with isError within its budget; a concurrent call succeeds', async () => {

@@ -42,15 +42,14 @@ function M.install()
   function core.config() return { handler_timeout_ms = 30000, config_file = core.config_file } end
   core.clock = 0
   function core.now() return core.clock end
-  core.budgets = {}
-  function core.budget(co, ms) core.budgets[co] = ms end
-  function core.expired() return false end
-  function core.slice() end
+  core.budgets = {} -- co -> the deadline (core.now() ms) of its last slice
+  function core.slice(co, deadline_ms) core.budgets[co] = deadline_ms end
+  function core.unslice() return false, false end
+  function core.budgeted(f) return f end
   function core.guard() end
   function core.access_hook(on) core.access_on = on end
   function core.set_cors(p) core.cors = p end
   function core.forward() return false end
-  function core.preempted() return false end
   -- Fires every pending one-shot timer (in creation order); repeating ones
   -- stay scheduled.
   function core.run_timers()

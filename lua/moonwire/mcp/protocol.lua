@@ -240,8 +240,9 @@ local function tool_result(tool, res, err)
   end
   if type(res) == "string" or type(res) == "number" then
     -- resultType = nil sizes the table for the field the stateless
-    -- transport adds, so adding it does not rehash.
-    return { content = json.array({ text_content(tostring(res)) }), resultType = nil }
+    -- transport adds, so adding it does not rehash. A new table: it can be
+    -- marked as an array directly.
+    return { content = setmetatable({ text_content(tostring(res)) }, ARRAY_MT), resultType = nil }
   end
   if type(res) ~= "table" then return tool_error("tool returned a " .. type(res)) end
   if res[1] ~= nil or json.is_array(res) then return { content = json.array(res) } end

@@ -182,12 +182,15 @@ local function validate(req, handle, msg)
          { supported = json.array({ V }), requested = meta[META_V] })
     return false
   end
-  if trim(req.headers["mcp-method"]) ~= msg.method then
+  -- Equal as sent (the usual case) or once trimmed.
+  local hm = req.headers["mcp-method"]
+  if hm ~= msg.method and trim(hm) ~= msg.method then
     fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: Mcp-Method must be " .. msg.method)
     return false
   end
   local field = NAME_FIELD[msg.method]
-  if field and trim(req.headers["mcp-name"]) ~= params[field] then
+  local hn = field and req.headers["mcp-name"]
+  if field and hn ~= params[field] and trim(hn) ~= params[field] then
     fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: Mcp-Name must equal params." .. field)
     return false
   end
