@@ -224,6 +224,9 @@ export function openStream(port, pathAndQuery, headers = {}, { method = 'GET', b
       }
       if (st.headers['transfer-encoding'] === 'chunked') { pending += s; decodeChunks(); } else body += s;
       drain();
+      // Bytes that complete no event (the terminating chunk) still matter to
+      // predicates that look at st.raw.
+      st.onEvent?.();
     });
     sock.on('close', () => { st.closed = true; st.onEvent?.(); if (!gotHead) reject(new Error('closed before head')); });
     sock.on('error', () => {});
@@ -237,7 +240,7 @@ export function openStream(port, pathAndQuery, headers = {}, { method = 'GET', b
 
 export function closeStream(st) { st.sock.destroy(); }
 
-// Waits until pred() is true, polling on every event (bounded by timeoutMs).
+// Waits until pred() is true, polling on every event and every read (bounded by timeoutMs).
 export function waitFor(st, pred, timeoutMs = 5000) {
   return new Promise((resolve, reject) => {
     if (pred()) return resolve();
