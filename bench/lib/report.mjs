@@ -85,7 +85,7 @@ figure is taken with client and server sharing the machine's cores.
 |---|---|---|---|---|---|
 `;
   for (const t of r.targets) {
-    md += `| ${t.n} | ${t.name} | ${t.goal} | ${t.moonwire} | ${t.anchors || '—'} | ${met(t.met)} |\n`;
+    md += `| ${t.n} | ${t.name} | ${t.goal} | ${t.moonwire} | ${t.anchors || '—'} | ${met(t.met)}${t.parts ? ` (${t.parts})` : ''} |\n`;
   }
   for (const s of r.sections) md += `\n## ${s.title}\n\n${s.body.trim()}\n`;
   if (r.findings) md += `\n${r.findings.trim()}\n`;
