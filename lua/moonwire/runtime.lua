@@ -32,7 +32,7 @@ coroutine.create = core.budgeted(coroutine.create)
 coroutine.wrap = core.budgeted(coroutine.wrap)
 
 -- Every handler runs in its own coroutine under a time budget. Past it, the
--- core's instruction hook yields the coroutine out of whatever it is doing (a
+-- core's budget check yields the coroutine out of whatever it is doing (a
 -- runaway loop included) and the runtime abandons it: the task finishes with
 -- a timeout error and the coroutine is never resumed again. A coroutine
 -- suspended past its deadline (sleeping, waiting for a client) is abandoned
