@@ -28,15 +28,18 @@ mw_channel_t *mw_channel_get(mw_server_t *s, const char *name, bool create) {
   return ch;
 }
 
+/* Events `c` has not had left the log (evicted during a replay, or aged out
+ * before the fan-out reached it): say so, then go on from what is held. */
+static void report_lost(mw_channel_t *ch, mw_conn_t *c) {
+  if (c->replay_after >= ch->lost_upto) return;
+  ch->server->metrics.replay_gaps++;
+  mw_sse_send_gap(c, NULL);
+  c->replay_after = ch->lost_upto;
+}
+
 /* Brings live subscriber `c` up to the newest event, several frames per write. */
 static void catch_up(mw_channel_t *ch, mw_conn_t *c) {
-  if (c->replay_after < ch->lost_upto) {
-    /* The burst outran the log before the fan-out reached `c` (it is kept
-     * from doing so by publish, so this is the age limit): say so. */
-    ch->server->metrics.replay_gaps++;
-    mw_sse_send_gap(c, NULL);
-    c->replay_after = ch->lost_upto;
-  }
+  report_lost(ch, c);
   mw_frame_t *frames[MW_SSE_SEND_MAX];
   uint32_t i = mw_eventlog_lower_bound(&ch->log, c->replay_after);
   while (i < ch->log.count && c->state == MW_CONN_STREAM) {
@@ -146,11 +149,7 @@ int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, si
 void mw_channel__pump(mw_conn_t *c) {
   mw_channel_t *ch = c->sse.ch.channel;
   if (c->stall_until_ms) return;
-  if (c->replay_after < ch->lost_upto) {
-    ch->server->metrics.replay_gaps++;
-    mw_sse_send_gap(c, NULL);
-    c->replay_after = ch->lost_upto;
-  }
+  report_lost(ch, c);
   if (mw_eventlog_replay_some(&ch->log, 0, &c->replay_after, mw_conn__replay_frame,
                               mw_conn__can_replay, c))
     c->replaying = false;

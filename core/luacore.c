@@ -609,6 +609,15 @@ static void profile_hook(lua_State *L, lua_Debug *ar) {
   }
 }
 
+/* The hook a thread runs with while every stretch of it is checked: the
+ * budget's, or the profiler's (which checks the budget too). */
+static void hook_on(lua_State *co) {
+  if (mw_luaprof_enabled())
+    lua_sethook(co, profile_hook, LUA_MASKCOUNT, 1);
+  else
+    lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+}
+
 /* The hook a thread runs with outside any budget check: none, or the profiler's. */
 static void hook_off(lua_State *co) {
   if (mw_luaprof_enabled())
@@ -622,10 +631,7 @@ void mw_luacore_budget_main(lua_State *L, uint32_t ms) {
   lua_pushthread(L);
   if (ms) {
     lua_pushinteger(L, (lua_Integer)(uv_hrtime() + ms * 1000000ull));
-    if (mw_luaprof_enabled())
-      lua_sethook(L, profile_hook, LUA_MASKCOUNT, 1);
-    else
-      lua_sethook(L, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+    hook_on(L);
   } else {
     lua_pushnil(L);
     hook_off(L);
@@ -662,10 +668,7 @@ static int l_slice(lua_State *L) {
   if (nrunning == MW_RUNNING_MAX || watch_state < 0 || mw_luaprof_enabled()) {
     /* No watch signal, or resumes nested this deep: hook it for the whole
      * resume (it is still found in `running` when there is room). */
-    if (mw_luaprof_enabled())
-      lua_sethook(co, profile_hook, LUA_MASKCOUNT, 1);
-    else
-      lua_sethook(co, budget_hook, LUA_MASKCOUNT, MW_HOOK_COUNT);
+    hook_on(co);
   } else if (lua_gethook(co) == budget_hook) {
     /* Created by a hooked coroutine, it inherited that hook: the watch
      * signal covers it now. */
