@@ -468,6 +468,14 @@ static bool is_flag(const char *name, size_t len, const char *flag) {
   return strlen(flag) == len && strncmp(name, flag, len) == 0;
 }
 
+/* What --help says a setting accepts: its own words, or its bounds and default. */
+static void usage_range(const setting_t *s, char *out, size_t size) {
+  if (s->doc_range)
+    snprintf(out, size, "%s", s->doc_range);
+  else
+    snprintf(out, size, "%" PRIu64 "..%" PRIu64 ", default %s", s->lo, s->hi, s->dflt);
+}
+
 void mw_config_usage(FILE *out) {
   char range[160];
   fputs("Usage: moonwire [options]\n"
@@ -481,10 +489,7 @@ void mw_config_usage(FILE *out) {
   for (size_t i = 0; i < MW_ARRAY_SIZE(settings); i++) {
     const setting_t *s = &settings[i];
     if (!s->flag) continue;
-    if (s->doc_range)
-      snprintf(range, sizeof range, "%s", s->doc_range);
-    else
-      snprintf(range, sizeof range, "%" PRIu64 "..%" PRIu64 ", default %s", s->lo, s->hi, s->dflt);
+    usage_range(s, range, sizeof range);
     char opt[40];
     snprintf(opt, sizeof opt, "%s %s", s->flag, s->metavar);
     fprintf(out, "  %-19s %s\n  %-19s %s; env %s\n", opt, s->help, "", range, s->env);
@@ -497,10 +502,7 @@ void mw_config_usage(FILE *out) {
   for (size_t i = 0; i < MW_ARRAY_SIZE(settings); i++) {
     const setting_t *s = &settings[i];
     if (!s->env) continue;
-    if (s->doc_range)
-      snprintf(range, sizeof range, "%s", s->doc_range);
-    else
-      snprintf(range, sizeof range, "%" PRIu64 "..%" PRIu64 ", default %s", s->lo, s->hi, s->dflt);
+    usage_range(s, range, sizeof range);
     fprintf(out, "  %-24s %s\n  %-24s %s\n", s->env, s->help, "", range);
   }
   fputs("\n"
