@@ -30,16 +30,16 @@ mw_channel_t *mw_channel_get(mw_server_t *s, const char *name, bool create) {
 
 /* Events `c` has not had left the log (evicted during a replay, or aged out
  * before the fan-out reached it): say so, then go on from what is held. */
-static void report_lost(mw_channel_t *ch, mw_conn_t *c) {
-  if (c->replay_after >= ch->lost_upto) return;
+static int report_lost(mw_channel_t *ch, mw_conn_t *c) {
+  if (c->replay_after >= ch->lost_upto) return 0;
   ch->server->metrics.replay_gaps++;
-  mw_sse_send_gap(c, NULL);
   c->replay_after = ch->lost_upto;
+  return mw_sse_send_gap(c, NULL);
 }
 
 /* Brings live subscriber `c` up to the newest event, several frames per write. */
 static void catch_up(mw_channel_t *ch, mw_conn_t *c) {
-  report_lost(ch, c);
+  if (report_lost(ch, c) < 0) return;
   mw_frame_t *frames[MW_SSE_SEND_MAX];
   uint32_t i = mw_eventlog_lower_bound(&ch->log, c->replay_after);
   while (i < ch->log.count && c->state == MW_CONN_STREAM) {
@@ -148,8 +148,7 @@ int mw_channel_publish(mw_channel_t *ch, const char *event, const char *data, si
 
 void mw_channel__pump(mw_conn_t *c) {
   mw_channel_t *ch = c->sse.ch.channel;
-  if (c->stall_until_ms) return;
-  report_lost(ch, c);
+  if (c->stall_until_ms || report_lost(ch, c) < 0) return;
   if (mw_eventlog_replay_some(&ch->log, 0, &c->replay_after, mw_conn__replay_frame,
                               mw_conn__can_replay, c))
     c->replaying = false;
@@ -186,7 +185,8 @@ int mw_channel_subscribe(mw_channel_t *ch, mw_conn_t *c, const char *last_event_
   *gap = mw_eventlog_resume_gap(&ch->log, 0, after, ch->lost_upto, mw_server_now(s)) || !ours;
   if (*gap) {
     s->metrics.replay_gaps++;
-    mw_sse_send_gap(c, last_event_id);
+    /* A client gone before the notice left unsubscribed us: nothing to pump. */
+    if (mw_sse_send_gap(c, last_event_id) < 0) return 0;
     if (after > ch->log.last_seq) after = 0;
     if (after < ch->lost_upto) after = ch->lost_upto;
   }
@@ -281,7 +281,7 @@ void mw_channel_sweep(mw_server_t *s) {
   }
 }
 
-void mw_sse_send_gap(mw_conn_t *c, const char *last_event_id) {
+int mw_sse_send_gap(mw_conn_t *c, const char *last_event_id) {
   /* No id: the gap notice must not move the client's resume position. The
    * id is echoed JSON-escaped only for safe characters; others are dropped. */
   char data[160];
@@ -296,6 +296,7 @@ void mw_sse_send_gap(mw_conn_t *c, const char *last_event_id) {
   }
   mw_sse_event_t ev = {NULL, "gap", data, o, -1};
   mw_frame_t *f = mw_sse_frame(&ev);
-  mw_conn_sse_send(c, f);
+  int rc = mw_conn_sse_send(c, f);
   mw_frame_unref(f);
+  return rc;
 }

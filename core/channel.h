@@ -71,7 +71,8 @@ void mw_channel_sweep(mw_server_t *s);
 void mw_channel_destroy_all(mw_server_t *s);
 
 /* Sends the "gap" notice event to `c` (shared by sessions and channels);
- * `last_event_id` may be NULL. */
-void mw_sse_send_gap(mw_conn_t *c, const char *last_event_id);
+ * `last_event_id` may be NULL. Returns 0, or <0 when the send closed `c`
+ * (the client is gone): `c` is then detached and must not be pumped. */
+int mw_sse_send_gap(mw_conn_t *c, const char *last_event_id);
 
 #endif

@@ -647,6 +647,8 @@ static int on_headers_complete(llhttp_t *p) {
   r->http10 = p->http_major == 1 && p->http_minor == 0;
   r->head_done = true;
   if (!r->head) mw_req_end_piece(r);
+  /* llhttp also takes "HTTP/2.0" and "HTTP/0.9" request lines; only 1.x is spoken here. */
+  if (p->http_major != 1) return fail(p, 505);
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > s->config->max_body_bytes)
     return fail(p, 413);
   const char *expect = mw_req_header(r, "expect");

@@ -190,6 +190,8 @@ const char *mw_http_reason(int status) {
     return "Service Unavailable";
   case 504:
     return "Gateway Timeout";
+  case 505:
+    return "HTTP Version Not Supported";
   default:
     return "Unknown";
   }

@@ -23,11 +23,13 @@ static bool push_integer(lua_State *L, lua_Number v) {
 }
 
 /* The table at `t` was just decoded by cjson, whose nesting limit bounds the
- * recursion. Keys are read raw, as json.lua's fix does with next(). */
-static void fix(lua_State *L, int t, int array_mt) {
+ * recursion. Keys are read raw, as json.lua's fix does with next(). Returns
+ * false, leaving the stack unbalanced for l_fix to discard, at a number strtod
+ * overflowed (1e400 is ±inf: no JSON encoder can write it back). */
+static bool fix(lua_State *L, int t, int array_mt) {
   luaL_checkstack(L, 4, "json nesting");
   lua_pushnil(L);
-  if (!lua_next(L, t)) return; /* empty: only the twin walk in Lua can tell [] from {} */
+  if (!lua_next(L, t)) return true; /* empty: only the twin walk in Lua can tell [] from {} */
   bool array = lua_type(L, -2) == LUA_TNUMBER; /* cjson gives objects string keys only */
   lua_pop(L, 2);
   if (array) {
@@ -37,18 +39,20 @@ static void fix(lua_State *L, int t, int array_mt) {
     for (lua_Integer i = 1; i <= n; i++) {
       int tv = lua_rawgeti(L, t, i);
       if (tv == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+        if (!isfinite(lua_tonumber(L, -1))) return false;
         if (push_integer(L, lua_tonumber(L, -1))) lua_rawseti(L, t, i);
       } else if (tv == LUA_TTABLE) {
-        fix(L, lua_gettop(L), array_mt);
+        if (!fix(L, lua_gettop(L), array_mt)) return false;
       }
       lua_pop(L, 1);
     }
-    return;
+    return true;
   }
   lua_pushnil(L);
   while (lua_next(L, t)) {
     int tv = lua_type(L, -1);
     if (tv == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+      if (!isfinite(lua_tonumber(L, -1))) return false;
       /* Assigning an existing field during traversal is allowed. */
       if (push_integer(L, lua_tonumber(L, -1))) {
         lua_pushvalue(L, -3);
@@ -56,17 +60,18 @@ static void fix(lua_State *L, int t, int array_mt) {
         lua_rawset(L, t);
       }
     } else if (tv == LUA_TTABLE) {
-      fix(L, lua_gettop(L), array_mt);
+      if (!fix(L, lua_gettop(L), array_mt)) return false;
     }
     lua_pop(L, 1);
   }
+  return true;
 }
 
 static int l_fix(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
-  fix(L, 1, 2);
-  return 0;
+  lua_pushboolean(L, fix(L, 1, 2));
+  return 1;
 }
 
 /* json.lua's number_text(v) == nil for a float: cjson's %.14g gives it back

@@ -11,7 +11,9 @@
 /* lua_CFunction for package.preload: pushes the module table with
  *   fix(t, array_mt)                in place: integral floats within +-2^53
  *                                   (not -0) become integers, every non-empty
- *                                   array (first key a number) gets array_mt
+ *                                   array (first key a number) gets array_mt;
+ *                                   returns false, the walk cut short, at a
+ *                                   number that is +-inf (strtod overflow)
  *   clean(v, array_mt, object_mt)   true when json.lua's encode may hand v to
  *                                   cjson untouched (no number cjson would
  *                                   misprint, no marked table, depth <= 1000) */

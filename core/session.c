@@ -192,8 +192,8 @@ void mw_session__pump(mw_conn_t *c) {
   /* Events evicted while this client was catching up are a gap too. */
   if (c->replay_after < st->lost_upto) {
     ss->server->metrics.replay_gaps++;
-    mw_sse_send_gap(c, NULL);
     c->replay_after = st->lost_upto;
+    if (mw_sse_send_gap(c, NULL) < 0) return;
   }
   if (!store->replay_some(ss, no, &c->replay_after, mw_conn__replay_frame, mw_conn__can_replay, c))
     return;
@@ -275,7 +275,8 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
     if (lost || *gap) {
       *gap = true;
       s->metrics.replay_gaps++;
-      mw_sse_send_gap(c, last_event_id);
+      /* A client gone before the notice left the session detached. */
+      if (mw_sse_send_gap(c, last_event_id) < 0) return 0;
       /* Told once: resume from the oldest event still held. */
       if (after > ss->log.last_seq) after = 0;
       if (after < st->lost_upto) after = st->lost_upto;

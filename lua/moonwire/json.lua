@@ -182,14 +182,15 @@ end
 
 -- Walks a freshly decoded table: integers, and array metatables. `twin` is the same node decoded
 -- from the text with [] rewritten to [0] (or nil when the text has no empty array): an empty
--- table here whose twin is not empty was an empty array.
+-- table here whose twin is not empty was an empty array. Returns false at a number strtod
+-- overflowed to +-inf (1e400), which no encoder could write back.
 local function fix(t, twin)
   local k = next(t)
   if k == nil then
     if twin ~= nil and twin[1] ~= nil then
       setmetatable(t, array_mt)
     end
-    return
+    return true
   end
   if type(k) == "number" then -- cjson gives objects string keys only
     setmetatable(t, array_mt)
@@ -197,25 +198,34 @@ local function fix(t, twin)
       local v = t[i]
       local tv = type(v)
       if tv == "number" then
+        if v == huge or v == -huge then
+          return false
+        end
         t[i] = to_integer(v)
-      elseif tv == "table" then
-        fix(v, twin and twin[i])
+      elseif tv == "table" and not fix(v, twin and twin[i]) then
+        return false
       end
     end
   else
     for key, v in next, t do
       local tv = type(v)
       if tv == "number" then
+        if v == huge or v == -huge then
+          return false
+        end
         t[key] = to_integer(v) -- assigning an existing field during traversal is allowed
-      elseif tv == "table" then
-        fix(v, twin and twin[key])
+      elseif tv == "table" and not fix(v, twin and twin[key]) then
+        return false
       end
     end
   end
+  return true
 end
 
--- Decodes one JSON text. Returns the value, or nil and a message if `s` is not valid JSON or nests
--- deeper than 1000. Never throws for bad input.
+local OUT_OF_RANGE = "number out of range (beyond a double)"
+
+-- Decodes one JSON text. Returns the value, or nil and a message if `s` is not valid JSON, nests
+-- deeper than 1000 or holds a number too large for a double. Never throws for bad input.
 function M.decode(s)
   local ok, v = pcall(cj.decode, s)
   if not ok then
@@ -230,12 +240,19 @@ function M.decode(s)
         twin = cj.decode(filled) -- cannot fail: the rewrite keeps valid JSON valid
       end
     end
+    local finite
     if walk and twin == nil then
-      walk.fix(v, array_mt)
+      finite = walk.fix(v, array_mt)
     else
-      fix(v, twin)
+      finite = fix(v, twin)
+    end
+    if not finite then
+      return nil, OUT_OF_RANGE
     end
   elseif tv == "number" then
+    if v == huge or v == -huge then
+      return nil, OUT_OF_RANGE
+    end
     v = to_integer(v)
   end
   return v
