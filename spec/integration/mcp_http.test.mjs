@@ -36,6 +36,10 @@ mw.tool { name = "ask", description = "Elicits a name",
     if not a then return nil, "elicit failed: " .. tostring(err) end
     return a.action .. ":" .. tostring(a.content and a.content.name)
   end }
+mw.tool { name = "unencodable", description = "Returns content JSON cannot hold (a function)",
+  handler = function() return { content = { { type = "text", text = "x", extra = print } } } end }
+mw.tool { name = "nan", description = "Returns structured content JSON cannot hold (NaN)",
+  handler = function() return { structured = { x = 0 / 0 } } end }
 mw.tool { name = "sample", description = "Asks the client's LLM",
   handler = function(args, ctx)
     local r, err = ctx:sample({ messages = { { role = "user", content = { type = "text", text = "hi" } } }, maxTokens = 5 })
@@ -84,6 +88,11 @@ const call = (id, name, args = {}, meta) => ({ jsonrpc: '2.0', id, method: 'tool
   params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } });
 const text = (msg) => msg.result.content[0].text;
 const dataOf = (st) => st.events.filter((e) => e.data).map((e) => JSON.parse(e.data));
+// The tool error a result JSON cannot hold becomes, whatever the transport.
+function assertUnencodable(msg, name) {
+  assert.equal(msg.result.isError, true, JSON.stringify(msg));
+  assert.match(text(msg), name === 'nan' ? /NaN/ : /^result cannot be encoded as JSON: .*function/);
+}
 
 describe('Streamable HTTP transport rules (2025 session revisions)', () => {
   let srv;
@@ -177,6 +186,20 @@ describe('Streamable HTTP transport rules (2025 session revisions)', () => {
     assert.equal(body.length, 2);
     const byId = Object.fromEntries(body.map((m) => [m.id, text(m)]));
     assert.deepEqual(byId, { 1: 'one', two: 'two' });
+  });
+
+  it('a tool result JSON cannot hold is answered as the tool\'s error, alone and in a batch; the session goes on', async () => {
+    const sid = await session(srv, { version: '2025-03-26' });
+    for (const name of ['unencodable', 'nan']) {
+      const r = await post(srv, call(1, name), { sid, version: '2025-03-26' });
+      assert.equal(r.res.status, 200, r.text);
+      assertUnencodable(r.msgs[0], name);
+    }
+    const b = await post(srv, [call(2, 'unencodable'), call(3, 'echo', { text: 'after' })], { sid, version: '2025-03-26' });
+    assert.equal(b.res.status, 200, b.text);
+    const byId = Object.fromEntries(b.msgs.map((m) => [m.id, m]));
+    assertUnencodable(byId[2], 'unencodable');
+    assert.equal(text(byId[3]), 'after');
   });
 
   it('rejects a JSON-RPC batch with 400 on a 2025-11-25 session', async () => {
@@ -318,6 +341,20 @@ describe('legacy HTTP+SSE transport (2024-11-05)', () => {
     closeStream(st);
   });
 
+  it('a tool result JSON cannot hold arrives on the stream as the tool\'s error', async () => {
+    const st = await openStream(srv.port, '/sse');
+    await waitFor(st, () => st.events.some((e) => e.event === 'endpoint'));
+    const endpoint = st.events.find((e) => e.event === 'endpoint').data;
+    await (await send(endpoint, { jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 't', version: '1' } } })).text();
+    await (await send(endpoint, call(2, 'unencodable'))).text();
+    await (await send(endpoint, call(3, 'nan'))).text();
+    await waitFor(st, () => messages(st).some((x) => x.id === 3) && messages(st).some((x) => x.id === 2));
+    assertUnencodable(messages(st).find((x) => x.id === 2), 'unencodable');
+    assertUnencodable(messages(st).find((x) => x.id === 3), 'nan');
+    closeStream(st);
+  });
+
   it('reconnecting with Last-Event-ID resumes the same session and replays what was missed', async () => {
     const st = await openStream(srv.port, '/sse');
     await waitFor(st, () => st.events.some((e) => e.event === 'endpoint'));
@@ -360,6 +397,14 @@ describe('2026-07-28 requests on /mcp', () => {
       assert.equal(res.status, 405, method);
       assert.equal(res.headers.get('allow'), 'POST');
       await res.text();
+    }
+  });
+
+  it('a tool result JSON cannot hold is answered as the tool\'s error', async () => {
+    for (const name of ['unencodable', 'nan']) {
+      const r = await post(srv, call(1, name, {}, meta), { version: NEW, headers: { 'Mcp-Method': 'tools/call', 'Mcp-Name': name } });
+      assert.equal(r.res.status, 200, r.text);
+      assertUnencodable(r.msgs[0], name);
     }
   });
 

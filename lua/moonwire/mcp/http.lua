@@ -21,6 +21,7 @@ local function out_filter(msg, sid, version, method)
 end
 
 local find, match, lower = string.find, string.match, string.lower
+local concat = table.concat
 
 -- True when the comma-separated media-type list `list` (an Accept header)
 -- names `token` (lowercase) or */*, parameters aside. Runs twice on every
@@ -79,13 +80,17 @@ function Chan:send(msg)
   end
 end
 
--- One request of this POST finished (`response` nil when cancelled).
+-- One request of this POST finished (`response` nil when cancelled). The
+-- response is encoded first: one a handler filled with what JSON cannot hold
+-- throws here, before anything is counted, and the task's error handler
+-- finishes the request again with a failure response.
 function Chan:finish(response)
+  local text = response and json.encode(response)
   self.outstanding = self.outstanding - 1
   if self.mode == "sse" then
-    if response then core.session_send(self.sid, self.stream, nil, json.encode(response)) end
-  elseif response then
-    self.results[#self.results + 1] = response
+    if text then core.session_send(self.sid, self.stream, nil, text) end
+  elseif text then
+    self.results[#self.results + 1] = text
   end
   if self.outstanding > 0 then return end
   if self.mode == "sse" then
@@ -93,7 +98,7 @@ function Chan:finish(response)
   elseif #self.results == 0 then
     core.respond(self.handle, 202, nil, "")
   else
-    local body = self.batch and json.encode(json.array(self.results)) or json.encode(self.results[1])
+    local body = self.batch and "[" .. concat(self.results, ",") .. "]" or self.results[1]
     local h = JSON_HEADERS
     if next(self.headers) ~= nil then
       h = { ["Content-Type"] = "application/json" }

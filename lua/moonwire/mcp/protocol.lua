@@ -233,6 +233,15 @@ local function tool_error(msg)
   return { content = json.array({ text_content(tostring(msg)) }), isError = true }
 end
 
+local function handler_failure(what, err)
+  if type(err) == "table" and err.input_required then error(err, 0) end
+  if type(err) == "table" and math.type(err.code) == "integer" then error(err, 0) end
+  local msg = type(err) == "table" and (err.message or json.encode(err)) or tostring(err)
+  core.lua_error(what .. ": " .. msg)
+  -- Only the first line (file:line: message) reaches the client.
+  return (msg:match("^[^\n]*"))
+end
+
 -- Shapes what a tool handler returned into a CallToolResult.
 local function tool_result(tool, res, err)
   if res == nil then
@@ -261,20 +270,16 @@ local function tool_result(tool, res, err)
   end
   local content = res.content
   if type(content) == "string" then content = { text_content(content) } end
-  if content == nil then
-    content = structured ~= nil and { text_content(json.encode(structured)) } or {}
+  if content == nil and structured ~= nil then
+    -- Encoded here for the text copy, so content JSON cannot hold (NaN, a
+    -- function) fails as the tool's error, not as the whole request's.
+    local ok, text = pcall(json.encode, structured)
+    if not ok then return tool_error(handler_failure("tool " .. tool.name, text)) end
+    content = { text_content(text) }
   end
+  content = content or {}
   out.content = json.array(content)
   return out
-end
-
-local function handler_failure(what, err)
-  if type(err) == "table" and err.input_required then error(err, 0) end
-  if type(err) == "table" and math.type(err.code) == "integer" then error(err, 0) end
-  local msg = type(err) == "table" and (err.message or json.encode(err)) or tostring(err)
-  core.lua_error(what .. ": " .. msg)
-  -- Only the first line (file:line: message) reaches the client.
-  return (msg:match("^[^\n]*"))
 end
 
 -- Methods ------------------------------------------------------------------
@@ -496,7 +501,10 @@ end
 -- the protocol layer could not catch it): a failed tool result for tools,
 -- an internal error otherwise. The details go to the log.
 function M.failure_response(msg, err)
-  local text = type(err) == "table" and err.timeout and err.message or "internal error"
+  -- A result JSON cannot hold fails at the transport's encode, outside the
+  -- method: say so (cjson's words name the value), the rest stays in the log.
+  local text = type(err) == "table" and (err.timeout and err.message
+    or err.code == "json_encode" and "result cannot be encoded as JSON: " .. tostring(err.message)) or "internal error"
   core.lua_error(("%s %s: %s"):format(msg.method, type(msg.params) == "table" and tostring(msg.params.name or msg.params.uri or "") or "",
                                       type(err) == "table" and tostring(err.message or json.encode(err)) or tostring(err)))
   if msg.method == "tools/call" then
