@@ -33,7 +33,9 @@ const MOONWIRE = path.join(ROOT, 'build/moonwire');
 const LOADGEN = path.join(ROOT, 'build/mw-loadgen');
 const ANCHOR = path.join(ROOT, 'bench/anchors/run-anchor.sh');
 const WRK = path.join(ROOT, 'bench/wrk-toolcall.sh');
-const WRK_S = QUICK ? 3 : 10;
+// tools/call: every server takes TOOLCALL_ROUNDS turns of WRK_S seconds (see target4and8).
+const WRK_S = QUICK ? 3 : 5;
+const TOOLCALL_ROUNDS = QUICK ? 1 : 3;
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const raw = {};
@@ -248,12 +250,15 @@ ${row('Moonwire', m)}
 ${row('nchan (1 worker)', x)}`);
 }
 
+// Warm-up, the same for every server: the Node anchors' JIT, nginx's and
+// Moonwire's first allocations.
+async function warmUp(server, form) {
+  await run(WRK, [`http://127.0.0.1:${server.port}/mcp`, form, QUICK ? '1' : '3'], { timeoutMs: 60000 });
+}
+
 // tools/call throughput of `server` with wrk; CPU per request from /proc.
 async function wrk(server, form) {
   const url = `http://127.0.0.1:${server.port}/mcp`;
-  // Warm-up, the same for every server: the Node anchors' JIT, nginx's and
-  // Moonwire's first allocations.
-  await run(WRK, [url, form, QUICK ? '1' : '3'], { timeoutMs: 60000 });
   const c0 = cpu(server.pid);
   const r = lastJson(await run(WRK, [url, form, String(WRK_S)], { timeoutMs: (WRK_S + 30) * 1000 }));
   r.cpu_us_per_req = ((cpu(server.pid) - c0) * 1e6) / Math.max(1, r.requests);
@@ -261,21 +266,38 @@ async function wrk(server, form) {
 }
 
 async function target4and8() {
-  const res = {};
-  const runOn = async (key, mk, form) => {
-    const s = await mk();
-    try { res[key] = await wrk(s, form); } finally { await s.stop(); }
-    log(`${key}: ${fmt(res[key].rps)} req/s, p99 ${res[key].p99_ms} ms, ${fmt(res[key].cpu_us_per_req, 1)} µs CPU/req`);
-  };
   const scripts = [path.join(ROOT, 'bench/scripts')];
-  await runOn('moonwire_stateless', () => moonwire({ scripts }), 'stateless');
-  await runOn('moonwire_session', () => moonwire({ scripts }), 'session');
-  await runOn('moonwire_stateless_filters', () => moonwire({ scripts, args: ['--config', path.join(ROOT, 'bench/filters/config.lua')] }), 'stateless');
-  await runOn('moonwire_session_filters', () => moonwire({ scripts, args: ['--config', path.join(ROOT, 'bench/filters/config.lua')] }), 'session');
-  await runOn('sdk1_session', () => anchor('sdk1'), 'session');
-  await runOn('sdk2_stateless', () => anchor('sdk2'), 'stateless');
-  await runOn('nginxlua_stateless', () => anchor('nginxlua'), 'stateless');
-  await runOn('static_stateless', () => anchor('static'), 'stateless');
+  const filters = ['--config', path.join(ROOT, 'bench/filters/config.lua')];
+  const configs = [
+    ['moonwire_stateless', () => moonwire({ scripts }), 'stateless'],
+    ['moonwire_session', () => moonwire({ scripts }), 'session'],
+    ['moonwire_stateless_filters', () => moonwire({ scripts, args: filters }), 'stateless'],
+    ['moonwire_session_filters', () => moonwire({ scripts, args: filters }), 'session'],
+    ['sdk1_session', () => anchor('sdk1'), 'session'],
+    ['sdk2_stateless', () => anchor('sdk2'), 'stateless'],
+    ['nginxlua_stateless', () => anchor('nginxlua'), 'stateless'],
+    ['static_stateless', () => anchor('static'), 'stateless'],
+  ];
+  // All servers up at once (idle ones cost nothing), then they take turns, so
+  // that a burst of noise on this shared machine hits every server alike, and
+  // each figure is that server's median round by req/s.
+  const res = {};
+  const up = [];
+  try {
+    for (const [key, mk, form] of configs) {
+      const s = await mk();
+      up.push({ key, s, form, rounds: [] });
+      await warmUp(s, form);
+    }
+    for (let i = 0; i < TOOLCALL_ROUNDS; i++) for (const u of up) u.rounds.push(await wrk(u.s, u.form));
+  } finally {
+    for (const u of up) await u.s.stop();
+  }
+  for (const { key, rounds } of up) {
+    const median = [...rounds].sort((a, b) => a.rps - b.rps)[rounds.length >> 1];
+    res[key] = { ...median, rounds_rps: rounds.map((r) => Math.round(r.rps)) };
+    log(`${key}: ${fmt(res[key].rps)} req/s (rounds ${res[key].rounds_rps.join(', ')}), p99 ${res[key].p99_ms} ms, ${fmt(res[key].cpu_us_per_req, 1)} µs CPU/req`);
+  }
   raw.toolcall = res;
   const sdkBest = Math.max(res.sdk1_session.rps, res.sdk2_stateless.rps);
   const lua = res.nginxlua_stateless.rps;
@@ -295,9 +317,12 @@ async function target4and8() {
     { label: 'nginx + Lua echo', value: lua }, { label: 'nginx static (floor)', value: res.static_stateless.rps },
     { label: 'SDK 2.x stateless', value: res.sdk2_stateless.rps }, { label: 'SDK 1.x session', value: res.sdk1_session.rps });
   const rows = Object.entries(res).map(([k, r]) => `| ${k} | ${fmt(r.rps)} | ${r.p50_ms} | ${r.p99_ms} | ${fmt(r.cpu_us_per_req, 1)} | ${r.errors} | ${r.non2xx} |`).join('\n');
-  section('4 and 8. tools/call', `\`bench/wrk-toolcall.sh\`: wrk -t2 -c50 for ${WRK_S} s, the identical request to every server of a
-form (bench/anchors/README.md shows the bytes), after a ${QUICK ? 1 : 3} s warm-up run. CPU per request is the server process's user+system time
-over the run divided by the requests wrk completed; wrk runs on the same 2 cores. "filters" is Moonwire
+  section('4 and 8. tools/call', `\`bench/wrk-toolcall.sh\`: wrk -t2 -c50, the identical request to every server of a
+form (bench/anchors/README.md shows the bytes), after a ${QUICK ? 1 : 3} s warm-up run. All servers are started
+first and take ${TOOLCALL_ROUNDS} turns of ${WRK_S} s each in the same order, so a burst of noise on the shared machine
+lands on all of them; each row is that server's median turn by req/s (every turn's req/s is in
+results.json). CPU per request is the server process's user+system time over the turn divided by
+the requests wrk completed; wrk runs on the same 2 cores. "filters" is Moonwire
 with bench/filters/config.lua: three tools/call filters (a name deny-list and an argument size check
 in, a secret redaction out).
 
