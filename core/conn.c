@@ -502,10 +502,15 @@ static uv_buf_t frame_buf(const mw_conn_t *c, mw_frame_t *f) {
                     : uv_buf_init((char *)mw_frame_payload(f), (unsigned)mw_frame_payload_len(f));
 }
 
-/* After a send: the slow-consumer rule, then the heartbeat clock restarts. */
-static int sent(mw_conn_t *c) {
+/* After a send of `len` bytes: the slow-consumer rule, then the heartbeat
+ * clock restarts. Only bytes queued before this send count: one event larger
+ * than the limit is not yet a client that stopped reading (it used to close
+ * every stream that carried one, and the event, too big for the replay
+ * buffer, was lost). */
+static int sent(mw_conn_t *c, size_t len) {
   mw_server_t *s = c->server;
-  if (!c->replaying && c->pending_bytes > s->config->max_pending_bytes) {
+  size_t before = c->pending_bytes > len ? c->pending_bytes - len : 0;
+  if (!c->replaying && before > s->config->max_pending_bytes) {
     /* The client stopped reading. Its events stay in the session log, so it
      * can resume once it reconnects; this connection only wastes memory. */
     s->metrics.slow_consumers++;
@@ -525,7 +530,7 @@ int mw_conn_sse_send(mw_conn_t *c, mw_frame_t *frame) {
     c->server->metrics.heartbeats_sent++;
   else
     c->server->metrics.events_sent++;
-  return sent(c);
+  return sent(c, b.len);
 }
 
 int mw_conn_sse_send_many(mw_conn_t *c, mw_frame_t **frames, size_t n) {
@@ -550,7 +555,7 @@ int mw_conn_sse_send_many(mw_conn_t *c, mw_frame_t **frames, size_t n) {
         conn_queue(c, bufs[i].base + skip, bufs[i].len - skip, frames[i], NULL) < 0)
       return -EPIPE;
   }
-  return sent(c);
+  return sent(c, total);
 }
 
 void mw_conn_sse_finish(mw_conn_t *c) {

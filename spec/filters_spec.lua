@@ -96,8 +96,8 @@ describe("message filters", function()
     m = filters.incoming({ jsonrpc = "2.0", id = 2, method = "ping", params = {} }, ctx)
     assert.is_nil(m.params.seen)
     -- Responses are matched by the method of the request they answer.
-    assert.is_true(filters.outgoing({ id = 1, result = {} }, ctx, "tools/list").result.listed)
-    assert.is_nil(filters.outgoing({ id = 1, result = {} }, ctx, "tools/call").result.listed)
+    assert.is_true(filters.outgoing({ jsonrpc = "2.0", id = 1, result = {} }, ctx, "tools/list").result.listed)
+    assert.is_nil(filters.outgoing({ jsonrpc = "2.0", id = 1, result = {} }, ctx, "tools/call").result.listed)
   end)
 
   it("fails closed when a filter throws", function()

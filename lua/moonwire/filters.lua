@@ -46,21 +46,41 @@ end
 
 local FILTER_BUDGET_MS = 1000
 
+-- A message a filter put in place of another must still be one.
+local function valid_replacement(r)
+  return r == nil or r == F.DROP or is_reject(r) or (type(r) == "table" and r.jsonrpc == "2.0")
+end
+
 local function call(f, msg, ctx)
   ctx.config, ctx.plugin = f.config, f.plugin
-  -- Outside a task coroutine nothing else would stop a runaway filter.
-  local guarded = not coroutine.isyieldable()
-  if guarded then core.guard(FILTER_BUDGET_MS) end
-  local ok, r = xpcall(f.handler, debug.traceback, msg, ctx)
-  if guarded then core.guard(0) end
+  local ok, r
+  if coroutine.isyieldable() then
+    -- Inside a handler's task a yield would suspend the whole handler, never
+    -- to be resumed: the filter runs in a coroutine of its own (on its task's
+    -- budget), and one that yields has failed.
+    local co = coroutine.create(xpcall)
+    local rok, xok, xr = coroutine.resume(co, f.handler, debug.traceback, msg, ctx)
+    if coroutine.status(co) ~= "dead" then
+      ok, r = false, "a filter must not yield"
+    elseif rok then
+      ok, r = xok, xr
+    else
+      ok, r = false, xok
+    end
+  else
+    -- Outside a task coroutine nothing else would stop a runaway filter.
+    core.guard(FILTER_BUDGET_MS)
+    ok, r = xpcall(f.handler, debug.traceback, msg, ctx)
+    core.guard(0)
+  end
+  if ok and not valid_replacement(r) then
+    ok, r = false, type(r) == "table" and "returned a table without jsonrpc = \"2.0\"" or "returned a " .. type(r)
+  end
   if not ok then
-    core.lua_error(("plugin %s: %s filter failed: %s"):format(f.plugin, f.direction, tostring(r)))
+    local okt, text = pcall(tostring, r)
+    core.lua_error(("plugin %s: %s filter failed: %s"):format(f.plugin, f.direction, okt and text or type(r)))
     -- Fail closed: a broken filter (an auth check, say) must not wave messages through.
     return F.reject(jsonrpc.INTERNAL_ERROR, "Internal error")
-  end
-  if r ~= nil and r ~= F.DROP and type(r) ~= "table" then
-    core.lua_error(("plugin %s: %s filter returned a %s; message dropped"):format(f.plugin, f.direction, type(r)))
-    return F.DROP
   end
   return r
 end

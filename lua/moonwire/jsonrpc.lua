@@ -73,7 +73,12 @@ end
 --- belong in the log, not in the reply).
 function M.error_from(id, err)
   if type(err) == "table" and math.type(err.code) == "integer" then
-    return M.error(id, err.code, tostring(err.message or "error"), err.data)
+    local message = err.message
+    if type(message) ~= "string" then message = math.type(message) and tostring(message) or "error" end
+    -- Data JSON cannot hold would fail the whole response: it is left out.
+    local data = err.data
+    if data ~= nil and not pcall(json.encode, data) then data = nil end
+    return M.error(id, err.code, message, data)
   end
   return M.error(id, M.INTERNAL_ERROR, "Internal error")
 end

@@ -17,9 +17,21 @@ local M = {
 
 local function traceback(err)
   if type(err) == "table" then return err end
-  return debug.traceback(tostring(err), 2)
+  return debug.traceback(M.describe_error(err), 2)
 end
 M.traceback = traceback
+
+-- What a thrown value says, as a string, without ever throwing itself: a
+-- handler may throw a table with a cycle or one whose __tostring fails.
+function M.describe_error(err)
+  if type(err) == "table" then
+    if type(err.message) == "string" then return err.message end
+    local ok, text = pcall(json.encode, err)
+    return ok and text or "a table that cannot be described"
+  end
+  local ok, text = pcall(tostring, err)
+  return ok and text or "a " .. type(err) .. " that cannot be described"
+end
 
 -- Coroutines ---------------------------------------------------------------
 
@@ -70,11 +82,9 @@ local function finish(co, task, ok, err)
   if not ok then
     if task.on_error then
       local eok, e = xpcall(task.on_error, traceback, err, task.arg)
-      if not eok then core.lua_error(tostring(e)) end
-    elseif type(err) == "table" and err.timeout then
-      core.lua_error(err.message)
+      if not eok then core.lua_error(M.describe_error(e)) end
     else
-      core.lua_error(type(err) == "table" and json.encode(err) or tostring(err))
+      core.lua_error(M.describe_error(err))
     end
   end
 end
@@ -190,6 +200,8 @@ local function header_table(h)
   if h then
     for k, v in pairs(h) do
       if type(k) ~= "string" then error("header names must be strings", 3) end
+      local t = type(v)
+      if t ~= "string" and t ~= "number" then error(("header %s is a %s, not a string"):format(k, t), 3) end
       out[k] = tostring(v)
     end
   end
@@ -218,7 +230,7 @@ function M.send_result(handle, res, err)
   if not core.is_open(handle) then return end
   local t = type(res)
   if res == nil then
-    if err ~= nil then return M.respond_error(handle, 500, tostring(err)) end
+    if err ~= nil then return M.respond_error(handle, 500, M.describe_error(err)) end
     return core.respond(handle, 204, nil, "")
   elseif t == "string" then
     return core.respond(handle, 200, TEXT_HEADERS, res)
@@ -233,6 +245,9 @@ function M.send_result(handle, res, err)
     if math.type(status) ~= "integer" or status < 100 or status > 599 then
       return M.respond_error(handle, 500, "handler returned an invalid status")
     end
+    if body ~= nil and type(body) ~= "string" and type(body) ~= "number" then
+      return M.respond_error(handle, 500, "handler returned a " .. type(body) .. " body")
+    end
     return core.respond(handle, status, headers, body ~= nil and tostring(body) or "")
   end
   return M.respond_error(handle, 500, "handler returned a " .. t)
@@ -243,9 +258,11 @@ end
 function M.handler_error(handle, err, where)
   if type(err) == "table" and math.type(err.status) == "integer" and err.status >= 400
      and err.status <= 599 then
-    return M.respond_error(handle, err.status, tostring(err.message or "error"), err.headers)
+    local message = type(err.message) == "string" and err.message or "error"
+    -- Headers that cannot be sent are the handler's bug: 500, logged below.
+    if pcall(M.respond_error, handle, err.status, message, err.headers) then return end
   end
-  core.lua_error(("%s: %s"):format(where, type(err) == "table" and json.encode(err) or tostring(err)))
+  core.lua_error(("%s: %s"):format(where, M.describe_error(err)))
   if core.is_open(handle) then M.respond_error(handle, 500, "internal error") end
 end
 

@@ -37,6 +37,13 @@ local INVALID_PARAMS, METHOD_NOT_FOUND = jsonrpc.INVALID_PARAMS, jsonrpc.METHOD_
 local RESOURCE_NOT_FOUND = -32002
 
 local function invalid(msg) error({ code = INVALID_PARAMS, message = msg }, 0) end
+-- A handler's result the protocol cannot use: the client learns what it was.
+local function bad_result(what, value, field)
+  local msg = ("%s returned a %s%s"):format(what, type(value), field and " for " .. field or "")
+  error({ code = jsonrpc.INTERNAL_ERROR, message = msg }, 0)
+end
+-- The `err` of a handler's `nil, err`, as text (or `default` without one).
+local function err_text(err, default) return err ~= nil and runtime.describe_error(err) or default end
 
 local function empty_object() return json.object({}) end
 
@@ -236,7 +243,7 @@ end
 local function handler_failure(what, err)
   if type(err) == "table" and err.input_required then error(err, 0) end
   if type(err) == "table" and math.type(err.code) == "integer" then error(err, 0) end
-  local msg = type(err) == "table" and (err.message or json.encode(err)) or tostring(err)
+  local msg = runtime.describe_error(err)
   core.lua_error(what .. ": " .. msg)
   -- Only the first line (file:line: message) reaches the client.
   return (msg:match("^[^\n]*"))
@@ -245,7 +252,7 @@ end
 -- Shapes what a tool handler returned into a CallToolResult.
 local function tool_result(tool, res, err)
   if res == nil then
-    return tool_error(err ~= nil and err or "tool returned nothing")
+    return tool_error(err_text(err, "tool returned nothing"))
   end
   if type(res) == "string" or type(res) == "number" then
     -- resultType = nil sizes the table for the field the stateless
@@ -270,6 +277,9 @@ local function tool_result(tool, res, err)
   end
   local content = res.content
   if type(content) == "string" then content = { text_content(content) } end
+  if content ~= nil and type(content) ~= "table" then
+    return tool_error(("tool returned a %s for content"):format(type(content)))
+  end
   if content == nil and structured ~= nil then
     -- Encoded here for the text copy, so content JSON cannot hold (NaN, a
     -- function) fails as the tool's error, not as the whole request's.
@@ -326,7 +336,7 @@ local function listed_resources(params, ex)
       local ok, items, err = xpcall(tpl.list, runtime.traceback, M.new_ctx(ex, params))
       if not ok then error({ code = jsonrpc.INTERNAL_ERROR, message = handler_failure(what, items) }, 0) end
       if type(items) ~= "table" then
-        error({ code = jsonrpc.INTERNAL_ERROR, message = what .. ": " .. tostring(err or "returned no list") }, 0)
+        error({ code = jsonrpc.INTERNAL_ERROR, message = what .. ": " .. err_text(err, "returned no list") }, 0)
       end
       for i, it in ipairs(items) do
         if type(it) ~= "table" or type(it.uri) ~= "string" or type(it.name) ~= "string" then
@@ -351,7 +361,7 @@ end
 local function resource_contents(uri, mime, res)
   local function one(item)
     if type(item) == "string" then return { uri = uri, mimeType = mime, text = item } end
-    if type(item) ~= "table" then error("resource handler returned a " .. type(item), 0) end
+    if type(item) ~= "table" then bad_result("resource handler", item) end
     local c = { uri = item.uri or uri, mimeType = item.mime_type or item.mimeType or mime, _meta = item.meta }
     if item.blob ~= nil then c.blob = item.blob else c.text = item.text or "" end
     return c
@@ -383,7 +393,7 @@ methods["resources/read"] = function(params, ex)
     error({ code = jsonrpc.INTERNAL_ERROR, message = handler_failure("resource " .. uri, out) }, 0)
   end
   if out == nil then
-    error({ code = not_found, message = tostring(err or "Resource not found"), data = { uri = uri } }, 0)
+    error({ code = not_found, message = err_text(err, "Resource not found"), data = { uri = uri } }, 0)
   end
   return { contents = json.array(resource_contents(uri, res.mime_type, out)) }
 end
@@ -409,8 +419,9 @@ local function prompt_messages(res)
   if type(res) == "string" then
     return { messages = json.array({ { role = "user", content = text_content(res) } }) }
   end
-  if type(res) ~= "table" then error("prompt handler returned a " .. type(res), 0) end
-  if res.messages then
+  if type(res) ~= "table" then bad_result("prompt handler", res) end
+  if res.messages ~= nil then
+    if type(res.messages) ~= "table" then bad_result("prompt handler", res.messages, "messages") end
     return { description = res.description, messages = json.array(res.messages) }
   end
   return { messages = json.array(res) }
@@ -430,7 +441,7 @@ methods["prompts/get"] = function(params, ex)
   end
   local ok, res, err = xpcall(prompt.handler, runtime.traceback, args, M.new_ctx(ex, params))
   if not ok then error({ code = jsonrpc.INTERNAL_ERROR, message = handler_failure("prompt " .. prompt.name, res) }, 0) end
-  if res == nil then error({ code = jsonrpc.INTERNAL_ERROR, message = tostring(err or "prompt returned nothing") }, 0) end
+  if res == nil then error({ code = jsonrpc.INTERNAL_ERROR, message = err_text(err, "prompt returned nothing") }, 0) end
   local out = prompt_messages(res)
   out.description = out.description or prompt.wire.description
   return out
@@ -468,6 +479,7 @@ methods["completion/complete"] = function(params, ex)
     elseif type(res) == "table" then
       values = res
     end
+    if type(values) ~= "table" then bad_result("completion handler", values, "values") end
   end
   if #values > 100 then
     total = total or #values
@@ -505,8 +517,9 @@ function M.failure_response(msg, err)
   -- method: say so (cjson's words name the value), the rest stays in the log.
   local text = type(err) == "table" and (err.timeout and err.message
     or err.code == "json_encode" and "result cannot be encoded as JSON: " .. tostring(err.message)) or "internal error"
-  core.lua_error(("%s %s: %s"):format(msg.method, type(msg.params) == "table" and tostring(msg.params.name or msg.params.uri or "") or "",
-                                      type(err) == "table" and tostring(err.message or json.encode(err)) or tostring(err)))
+  local p = type(msg.params) == "table" and msg.params or {}
+  local target = type(p.name or p.uri) == "string" and (p.name or p.uri) or ""
+  core.lua_error(("%s %s: %s"):format(msg.method, target, runtime.describe_error(err)))
   if msg.method == "tools/call" then
     return jsonrpc.result(msg.id, tool_error(text))
   end
@@ -525,7 +538,7 @@ function M.run(msg, ex)
   if not ok then
     if type(res) == "table" and res.input_required then return ex:input_required(msg, res) end
     if not (type(res) == "table" and math.type(res.code) == "integer") then
-      core.lua_error(("%s: %s"):format(msg.method, tostring(type(res) == "table" and json.encode(res) or res)))
+      core.lua_error(("%s: %s"):format(msg.method, runtime.describe_error(res)))
     end
     return jsonrpc.error_from(msg.id, res)
   end
