@@ -6,6 +6,7 @@
 -- transports skip this module entirely: the hot path pays one field test.
 local core = require "moonwire.core"
 local jsonrpc = require "moonwire.jsonrpc"
+local runtime = require "moonwire.runtime"
 
 local F = {
   ins = {},          -- filters for client -> server, highest priority first
@@ -55,18 +56,9 @@ local function call(f, msg, ctx)
   ctx.config, ctx.plugin = f.config, f.plugin
   local ok, r
   if coroutine.isyieldable() then
-    -- Inside a handler's task a yield would suspend the whole handler, never
-    -- to be resumed: the filter runs in a coroutine of its own (on its task's
-    -- budget), and one that yields has failed.
-    local co = coroutine.create(xpcall)
-    local rok, xok, xr = coroutine.resume(co, f.handler, debug.traceback, msg, ctx)
-    if coroutine.status(co) ~= "dead" then
-      ok, r = false, "a filter must not yield"
-    elseif rok then
-      ok, r = xok, xr
-    else
-      ok, r = false, xok
-    end
+    -- Inside a handler's task, on its budget. A yield would suspend the task
+    -- with nothing to resume it: the runtime fails the task instead.
+    ok, r = runtime.call_no_yield(f.handler, msg, ctx)
   else
     -- Outside a task coroutine nothing else would stop a runaway filter.
     core.guard(FILTER_BUDGET_MS)

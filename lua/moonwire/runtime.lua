@@ -96,17 +96,31 @@ end
 -- Resumes a task's coroutine and settles it if it ended, failed, or was
 -- stopped by its budget. Resuming an abandoned coroutine does nothing.
 local resuming = nil -- the task coroutine M.resume is resuming right now
+local no_yield = 0    -- M.call_no_yield calls under way
+
+--- Runs fn(...) under xpcall in the running task, for code that must not
+--- yield (a message filter): a task that yields inside it has failed, and is
+--- abandoned like one past its budget. Returns xpcall's first two results.
+function M.call_no_yield(fn, ...)
+  no_yield = no_yield + 1
+  local ok, r = xpcall(fn, traceback, ...)
+  no_yield = no_yield - 1
+  return ok, r
+end
 
 function M.resume(co, ...)
   local task = tasks[co]
   if not task then return false end
   core.slice(co, task.deadline_ms)
-  local outer = resuming
+  local outer, outer_no_yield = resuming, no_yield
   resuming = co
   local ok, done, xok, err = coroutine.resume(co, ...)
   local expired, preempted = core.unslice(co)
   resuming = outer
-  if not ok then
+  if no_yield ~= outer_no_yield then
+    no_yield = outer_no_yield
+    finish(co, task, false, { message = "a message filter yielded; filters must not yield" })
+  elseif not ok then
     finish(co, task, false, done)
   elseif done == DONE then
     finish(co, task, xok, err)
