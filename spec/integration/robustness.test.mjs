@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { startServer, scriptsDir, openStream, closeStream, waitFor, sleep, assertClean, ROOT } from './lib/harness.mjs';
+import { prng as mulberry32 } from '../../client/test/fault-proxy.mjs';
 
 const SEED = 0x6d77f022;
 const INPUTS = 3000;
@@ -24,16 +25,9 @@ mw.route { method = "POST", path = "/notify/:sid", handler = function(req)
 end }
 `;
 
-// mulberry32: small, seedable, good enough to pick test cases.
+// The fault proxy's seeded generator, with the picks this test needs.
 function prng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (n) => Math.floor(next() * n);
   return { next, int, pick: (arr) => arr[int(arr.length)], bytes: (n) => Buffer.from(Array.from({ length: n }, () => int(256))) };
 }
