@@ -96,15 +96,17 @@ end
 -- Resumes a task's coroutine and settles it if it ended, failed, or was
 -- stopped by its budget. Resuming an abandoned coroutine does nothing.
 local resuming = nil -- the task coroutine M.resume is resuming right now
-local no_yield = 0    -- M.call_no_yield calls under way
 
---- Runs fn(...) under xpcall in the running task, for code that must not
---- yield (a message filter): a task that yields inside it has failed, and is
---- abandoned like one past its budget. Returns xpcall's first two results.
+--- Runs fn(...) under xpcall, for code that must not yield (a message
+--- filter): a task that yields inside it, other than by preemption, has
+--- failed, and is abandoned like one past its budget. Returns xpcall's first
+--- two results.
 function M.call_no_yield(fn, ...)
-  no_yield = no_yield + 1
+  local task = tasks[coroutine.running()]
+  if not task then return xpcall(fn, traceback, ...) end
+  task.no_yield = task.no_yield + 1
   local ok, r = xpcall(fn, traceback, ...)
-  no_yield = no_yield - 1
+  task.no_yield = task.no_yield - 1
   return ok, r
 end
 
@@ -112,15 +114,12 @@ function M.resume(co, ...)
   local task = tasks[co]
   if not task then return false end
   core.slice(co, task.deadline_ms)
-  local outer, outer_no_yield = resuming, no_yield
+  local outer = resuming
   resuming = co
   local ok, done, xok, err = coroutine.resume(co, ...)
   local expired, preempted = core.unslice(co)
   resuming = outer
-  if no_yield ~= outer_no_yield then
-    no_yield = outer_no_yield
-    finish(co, task, false, { message = "a message filter yielded; filters must not yield" })
-  elseif not ok then
+  if not ok then
     finish(co, task, false, done)
   elseif done == DONE then
     finish(co, task, xok, err)
@@ -131,6 +130,8 @@ function M.resume(co, ...)
     end
   elseif expired then
     finish(co, task, false, timeout_error(task))
+  elseif task.no_yield > 0 and not preempted then
+    finish(co, task, false, { message = "a message filter yielded; filters must not yield" })
   else
     task.suspended = true
     if preempted then
@@ -176,7 +177,7 @@ function M.spawn(fn, on_error, budget_ms, ...)
     co = task.co
   else
     co = cocreate(worker)
-    task = { co = co, on_error = false, arg = false, budget_ms = 0, deadline_ms = 0, suspended = false }
+    task = { co = co, on_error = false, arg = false, budget_ms = 0, deadline_ms = 0, suspended = false, no_yield = 0 }
   end
   task.on_error, task.arg = on_error, (...)
   task.budget_ms, task.deadline_ms = budget_ms, core.now() + budget_ms

@@ -58,7 +58,7 @@ mw.tool { name = "bad", description = "Misbehaves as asked", timeout_ms = 1500,
     return run(c, ctx)
   end }
 mw.tool { name = "echo", description = "Echoes", handler = function(args) return args.text end }
-for _, mode in ipairs({ "nontable", "throw", "yield", "nojsonrpc", "function" }) do
+for _, mode in ipairs({ "nontable", "throw", "yield", "nojsonrpc", "function", "slow" }) do
   mw.tool { name = "filter_in_" .. mode, description = "Meets the bad incoming filter", handler = function() return "handled" end }
 end
 
@@ -132,6 +132,8 @@ local function misbehave(mode, msg)
   if mode == "yield" then coroutine.yield() end
   if mode == "nojsonrpc" then local m = {} for k, v in pairs(msg) do m[k] = v end m.jsonrpc = nil return m end
   if mode == "function" then msg.extra = print return msg end
+  -- Legitimate, only slow: past the 10 ms slice, so a filter inside a task is preempted.
+  if mode == "slow" then local t = os.clock() while os.clock() - t < 0.04 do end return msg end
 end
 return { name = "hostile", version = "1", priority = 1,
   init = function(p)
@@ -325,10 +327,13 @@ const ROUTE_CASES = {
 };
 
 // Filters fail closed: the request gets -32603, whatever the filter did wrong.
-const FILTER_CASES = Object.fromEntries(['in', 'out'].flatMap((dir) => ['nontable', 'throw', 'yield', 'nojsonrpc', 'function']
+const FILTER_CASES = Object.fromEntries(['in', 'out'].flatMap((dir) => ['nontable', 'throw', 'yield', 'nojsonrpc', 'function', 'slow']
   .map((mode) => [`${dir} ${mode}`, rpcError(-32603, /^Internal error$/)])));
 // An incoming filter may add a field JSON cannot hold to a request: nobody encodes the request.
 FILTER_CASES['in function'] = (r, what) => assert.equal(r.msg.result.content[0].text, 'handled', what);
+// A slow filter is not a broken one: preempted mid-filter, its task goes on and answers.
+FILTER_CASES['in slow'] = FILTER_CASES['in function'];
+FILTER_CASES['out slow'] = (r, what) => assert.equal(r.msg.result.content[0].text, 'filter_out_slow', what);
 FILTER_CASES['out function'] = toolError(/^result cannot be encoded as JSON: .*function/);
 // An outgoing filter runs inside the handler's task: a yield there fails the task at once, and its
 // failure answer (which names no filter mode, so passes the filter) goes out instead.
