@@ -89,6 +89,8 @@ static const setting_t settings[] = {
      "unsent bytes per connection before it counts as a slow consumer"},
     {"HEADER_TIMEOUT_MS", "header_timeout_ms", NULL, NULL, K_U32, OFF(header_timeout_ms), 100,
      600000, "10000", NULL, "milliseconds allowed to receive a request's headers"},
+    {"BODY_TIMEOUT_MS", "body_timeout_ms", NULL, NULL, K_U32, OFF(body_timeout_ms), 100, 600000,
+     "60000", NULL, "milliseconds allowed to receive a request's body once its headers are in"},
     {"KEEPALIVE_TIMEOUT", "keepalive_timeout", NULL, NULL, K_U32, OFF(keepalive_timeout_s), 1, 3600,
      "75", NULL, "seconds an idle keep-alive connection stays open"},
     {"SHUTDOWN_TIMEOUT", "shutdown_timeout", NULL, NULL, K_U32, OFF(shutdown_timeout_s), 0, 600,

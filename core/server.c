@@ -20,7 +20,6 @@
 
 #define MW_READ_BUF_SIZE (64u * 1024)
 #define MW_LINGER_MS 2000
-#define MW_BODY_TIMEOUT_MS 60000
 
 /* ---- deferred work ---------------------------------------------------- */
 
@@ -486,7 +485,7 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
   mw_tlist_init(loop, &s->idle_list, (uint64_t)cfg->keepalive_timeout_s * 1000,
                 mw_conn_on_idle_timeout, s);
   mw_tlist_init(loop, &s->head_list, cfg->header_timeout_ms, mw_conn_on_head_timeout, s);
-  mw_tlist_init(loop, &s->body_list, MW_BODY_TIMEOUT_MS, on_body_timeout, s);
+  mw_tlist_init(loop, &s->body_list, cfg->body_timeout_ms, on_body_timeout, s);
   mw_tlist_init(loop, &s->linger_list, MW_LINGER_MS, mw_conn_on_linger_timeout, s);
   mw_tlist_init(loop, &s->heartbeat_list, (uint64_t)cfg->heartbeat_interval_s * 1000,
                 mw_conn_on_heartbeat, s);

@@ -109,6 +109,7 @@ TEST(defaults) {
   CHECK_EQ_INT(c.max_body_bytes, 4194304);
   CHECK_EQ_INT(c.max_pending_bytes, 1048576);
   CHECK_EQ_INT(c.header_timeout_ms, 10000);
+  CHECK_EQ_INT(c.body_timeout_ms, 60000);
   CHECK_EQ_INT(c.keepalive_timeout_s, 75);
   CHECK_EQ_INT(c.shutdown_timeout_s, 10);
   CHECK_EQ_INT(c.handler_timeout_ms, 30000);
@@ -259,6 +260,7 @@ GETTER(max_connections)
 GETTER(max_body_bytes)
 GETTER(max_pending_bytes)
 GETTER(header_timeout_ms)
+GETTER(body_timeout_ms)
 GETTER(keepalive_timeout_s)
 GETTER(shutdown_timeout_s)
 GETTER(handler_timeout_ms)
@@ -277,6 +279,7 @@ static const int_case_t int_cases[] = {
     {"MAX_BODY_BYTES", "max_body_bytes", 1, 1073741824, get_max_body_bytes},
     {"MAX_PENDING_BYTES", "max_pending_bytes", 4096, 1073741824, get_max_pending_bytes},
     {"HEADER_TIMEOUT_MS", "header_timeout_ms", 100, 600000, get_header_timeout_ms},
+    {"BODY_TIMEOUT_MS", "body_timeout_ms", 100, 600000, get_body_timeout_ms},
     {"KEEPALIVE_TIMEOUT", "keepalive_timeout", 1, 3600, get_keepalive_timeout_s},
     {"SHUTDOWN_TIMEOUT", "shutdown_timeout", 0, 600, get_shutdown_timeout_s},
     {"HANDLER_TIMEOUT_MS", "handler_timeout_ms", 10, 86400000, get_handler_timeout_ms},
@@ -470,6 +473,7 @@ TEST(help) {
       "MAX_BODY_BYTES",
       "MAX_PENDING_BYTES",
       "HEADER_TIMEOUT_MS",
+      "BODY_TIMEOUT_MS",
       "KEEPALIVE_TIMEOUT",
       "SHUTDOWN_TIMEOUT",
       "CORS_ALLOW_ORIGINS",

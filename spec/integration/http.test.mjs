@@ -185,6 +185,7 @@ async function assertHealthy(port, host = '127.0.0.1') {
 }
 
 const HEADER_TIMEOUT_MS = 500;
+const BODY_TIMEOUT_MS = 700;
 const KEEPALIVE_TIMEOUT_S = 1;
 const MAX_BODY_BYTES = 1024;
 const MAX_CONNECTIONS = 5;
@@ -201,6 +202,7 @@ describe('http: core endpoints, routing, parsing, limits', () => {
       scripts: [dir],
       env: {
         HEADER_TIMEOUT_MS: String(HEADER_TIMEOUT_MS),
+        BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS),
         KEEPALIVE_TIMEOUT: String(KEEPALIVE_TIMEOUT_S),
         MAX_BODY_BYTES: String(MAX_BODY_BYTES),
       },
@@ -432,6 +434,22 @@ describe('http: core endpoints, routing, parsing, limits', () => {
       assert.equal(res.status, 408);
       assert.ok(took >= HEADER_TIMEOUT_MS * 0.8, `408 came too early (${took} ms)`);
       assert.ok(took <= HEADER_TIMEOUT_MS + 1000, `408 came too late (${took} ms)`);
+      assert.equal(await c.closedWithin(500), true, 'connection stayed open after 408');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a body short of its Content-Length gets 408 after BODY_TIMEOUT_MS, then close', async () => {
+    const c = await Client.connect(port);
+    try {
+      c.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
+      const t0 = Date.now();
+      const res = await c.response({ timeoutMs: BODY_TIMEOUT_MS + 1500 });
+      const took = Date.now() - t0;
+      assert.equal(res.status, 408);
+      assert.ok(took >= BODY_TIMEOUT_MS * 0.8, `408 came too early (${took} ms)`);
+      assert.ok(took <= BODY_TIMEOUT_MS + 1000, `408 came too late (${took} ms)`);
       assert.equal(await c.closedWithin(500), true, 'connection stayed open after 408');
     } finally {
       c.destroy();
