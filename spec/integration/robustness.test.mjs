@@ -16,6 +16,7 @@ const INPUTS = 3000;
 const WORKERS = 8;
 const ANSWER_MS = 5000; // an input not answered by then counts as a hang
 const HEADER_TIMEOUT_MS = 1000; // so partial heads held open get their 408 quickly
+const BODY_TIMEOUT_MS = 500; // and short bodies held open theirs
 
 // Lets the test push numbered notifications to one MCP session.
 const NOTIFY = `local mw = require "moonwire"
@@ -221,6 +222,7 @@ function generators(ctx) {
     (r) => one('bad Content-Length', Buffer.from(`POST /publish/fuzz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${r.pick(['-1', 'abc', '1e3', '99999999999999999999999', '5, 6', ' ', '0x10'])}\r\n\r\nhello`), [400, 413], CLOSES),
     (r) => one('body longer than Content-Length', request('POST', '/publish/fuzz', { ...host, 'Content-Length': 2 }, 'hi' + r.bytes(1 + r.int(40)).toString('latin1').replace(/[\r\n]/g, 'x') + 'Z'), HTTP_OK, CLOSES),
     (r) => ({ name: 'body shorter than Content-Length, then gone', chunks: [request('POST', '/publish/fuzz', { ...host, 'Content-Length': 100 }, 'short')], abort: true }),
+    (r) => one('body shorter than Content-Length, held open', request('POST', '/publish/fuzz', { ...host, 'Content-Length': 100 }, 'short'), [408], CLOSES),
     (r) => {
       const [req, st] = valid(r);
       return one('pipelined garbage after a valid request', Buffer.concat([req, Buffer.from('X'), r.bytes(r.int(64))]), [...new Set([...st, 400, 408])], CLOSES);
@@ -445,7 +447,7 @@ describe('robustness: seeded bad input', () => {
   before(async () => {
     srv = await startServer({
       scripts: [path.join(ROOT, 'examples/hello'), scriptsDir({ 'notify.lua': NOTIFY })],
-      env: { LOG_LEVEL: 'info', HEADER_TIMEOUT_MS: String(HEADER_TIMEOUT_MS), SSE_HEARTBEAT_INTERVAL: '1' },
+      env: { LOG_LEVEL: 'info', HEADER_TIMEOUT_MS: String(HEADER_TIMEOUT_MS), BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS), SSE_HEARTBEAT_INTERVAL: '1' },
     });
   });
   after(async () => { assert.equal((await srv.stop()).code, 0); });
