@@ -69,8 +69,7 @@ local function call(f, msg, ctx)
     ok, r = false, type(r) == "table" and "returned a table without jsonrpc = \"2.0\"" or "returned a " .. type(r)
   end
   if not ok then
-    local okt, text = pcall(tostring, r)
-    core.lua_error(("plugin %s: %s filter failed: %s"):format(f.plugin, f.direction, okt and text or type(r)))
+    core.lua_error(("plugin %s: %s filter failed: %s"):format(f.plugin, f.direction, runtime.describe_error(r)))
     -- Fail closed: a broken filter (an auth check, say) must not wave messages through.
     return F.reject(jsonrpc.INTERNAL_ERROR, "Internal error")
   end
