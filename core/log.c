@@ -30,20 +30,40 @@ mw_log_level_t mw_log_get_level(void) {
   return g_level;
 }
 
+/* Longest value written, in bytes: a script can throw or log a message of any
+ * size, and one multi-MiB line holds the loop while it is written and swamps
+ * whatever collects the logs. The rest is counted, not written. */
+#define VALUE_MAX 16384
+
+/* Bytes of [v, end) before the first one logfmt must escape. */
+static size_t plain_run(const char *v, const char *end) {
+  const char *p = v;
+  while (p < end && !strchr("\"\\\n\r\t", *p)) p++;
+  return (size_t)(p - v);
+}
+
 static void put_value(FILE *f, const char *v) {
-  bool quote = *v == '\0' || strpbrk(v, " \"=\t\r\n\\") != NULL;
+  size_t len = strnlen(v, VALUE_MAX + 1), more = 0;
+  if (len > VALUE_MAX) {
+    len = VALUE_MAX;
+    while (len > 0 && ((unsigned char)v[len] & 0xC0) == 0x80) len--; /* not inside a UTF-8 character */
+    more = strlen(v + len);
+  }
+  const char *end = v + len;
+  bool quote = len == 0 || more > 0;
+  for (const char *p = v; p < end && !quote; p++) quote = strchr(" \"=\t\r\n\\", *p) != NULL;
   if (!quote) {
-    fputs(v, f);
+    fwrite(v, 1, len, f);
     return;
   }
   fputc('"', f);
   /* stderr is unbuffered: plain runs go out in one write each, not one per
    * byte (a script's multi-MiB error message took seconds of the loop). */
   for (;;) {
-    size_t n = strcspn(v, "\"\\\n\r\t");
+    size_t n = plain_run(v, end);
     fwrite(v, 1, n, f);
     v += n;
-    if (!*v) break;
+    if (v == end) break;
     switch (*v++) {
     case '"':
       fputs("\\\"", f);
@@ -61,6 +81,7 @@ static void put_value(FILE *f, const char *v) {
       fputs("\\t", f);
     }
   }
+  if (more > 0) fprintf(f, "...(%zu more bytes)", more);
   fputc('"', f);
 }
 
