@@ -13,6 +13,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <uv.h>
 
 #include "common.h"
 
@@ -30,6 +31,7 @@
 
 typedef enum {
   K_STR,     /* non-empty string */
+  K_HOST,    /* string field: an IPv4 or IPv6 literal, or localhost */
   K_INT,     /* int field */
   K_U32,     /* uint32_t field */
   K_SIZE,    /* size_t field */
@@ -45,7 +47,7 @@ typedef struct setting {
   const char *flag;    /* NULL when there is no flag */
   const char *metavar; /* flag argument in --help */
   kind_t kind;
-  size_t off;            /* field offset in mw_config_t (K_STR, K_INT, K_U32, K_SIZE, K_LEVEL) */
+  size_t off;            /* field offset in mw_config_t (K_STR, K_HOST, K_INT, K_U32, K_SIZE, K_LEVEL) */
   uint64_t lo, hi;       /* inclusive range for the integer kinds */
   const char *dflt;      /* text applied by mw_config_init; NULL leaves the field empty */
   const char *doc_range; /* --help range/default text for non-integer kinds */
@@ -55,8 +57,8 @@ typedef struct setting {
 #define OFF(f) offsetof(mw_config_t, f)
 
 static const setting_t settings[] = {
-    {"HOST", "host", "--host", "HOST", K_STR, OFF(host), 0, 0, "127.0.0.1",
-     "non-empty, default 127.0.0.1", "address to listen on (IP address or host name)"},
+    {"HOST", "host", "--host", "HOST", K_HOST, OFF(host), 0, 0, "127.0.0.1",
+     "IPv4 or IPv6 address or localhost, default 127.0.0.1", "address to listen on"},
     {"PORT", "port", "--port", "PORT", K_INT, OFF(port), 0, 65535, "3001", NULL,
      "TCP port to listen on; 0 picks an ephemeral port"},
     {"MOONWIRE_SCRIPTS", "scripts", "--scripts", "DIR", K_SCRIPTS, 0, 0, 0, NULL,
@@ -195,10 +197,20 @@ static int apply_text(mw_config_t *c, const setting_t *s, const char *who, const
                       size_t errlen) {
   uint64_t n;
   int level;
+  struct sockaddr_in in4;
+  struct sockaddr_in6 in6;
   switch (s->kind) {
   case K_STR:
   case K_CONFIG:
+  case K_HOST:
     if (*v == '\0') return fail(err, errlen, "%s: must not be empty", who);
+    /* A host is checked here, not at bind time: a bad one stops startup
+     * before any script loads, with exit status 2 like every other setting.
+     * Names other than localhost are not resolved (a server binds an address). */
+    if (s->kind == K_HOST && strcmp(v, "localhost") != 0 && uv_ip4_addr(v, 0, &in4) != 0 &&
+        uv_ip6_addr(v, 0, &in6) != 0)
+      return fail(err, errlen, "%s: must be an IPv4 or IPv6 address or localhost (got \"%.*s%s\")",
+                  who, ECHO_MAX, v, strlen(v) > ECHO_MAX ? "..." : "");
     set_str(s->kind == K_CONFIG ? &c->config_file : (char **)field(c, s), v);
     return 0;
   case K_INT:

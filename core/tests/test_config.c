@@ -130,7 +130,7 @@ TEST(defaults) {
 TEST(precedence) {
   char path[64];
   write_file(path, sizeof path,
-             "host = 'file.example'\n"
+             "host = '10.0.0.1'\n"
              "port = 1111\n"
              "log_level = 'warn'\n"
              "scripts = { '/file/a' }\n"
@@ -141,7 +141,7 @@ TEST(precedence) {
   mw_config_init(&c);
   CHECK_EQ_INT(load(&c, NOENV, ARGS("--config", path)), 0);
   CHECK_EQ_STR(c.config_file, path);
-  CHECK_EQ_STR(c.host, "file.example");
+  CHECK_EQ_STR(c.host, "10.0.0.1");
   CHECK_EQ_INT(c.port, 1111);
   CHECK_EQ_INT(c.log_level, MW_LOG_WARN);
   CHECK_EQ_INT(c.nscripts, 1);
@@ -153,12 +153,12 @@ TEST(precedence) {
   /* Env over file; MOONWIRE_CONFIG names the file. */
   mw_config_init(&c);
   CHECK_EQ_INT(load(&c,
-                    ENV("MOONWIRE_CONFIG", path, "HOST", "env.example", "PORT", "2222", "LOG_LEVEL",
+                    ENV("MOONWIRE_CONFIG", path, "HOST", "10.0.0.2", "PORT", "2222", "LOG_LEVEL",
                         "error", "MOONWIRE_SCRIPTS", "/env/a:/env/b"),
                     NOARGS),
                0);
   CHECK_EQ_STR(c.config_file, path);
-  CHECK_EQ_STR(c.host, "env.example");
+  CHECK_EQ_STR(c.host, "10.0.0.2");
   CHECK_EQ_INT(c.port, 2222);
   CHECK_EQ_INT(c.log_level, MW_LOG_ERROR);
   CHECK_EQ_INT(c.nscripts, 2);
@@ -172,12 +172,12 @@ TEST(precedence) {
   /* Flags over env. */
   mw_config_init(&c);
   CHECK_EQ_INT(load(&c,
-                    ENV("MOONWIRE_CONFIG", path, "HOST", "env.example", "PORT", "2222", "LOG_LEVEL",
+                    ENV("MOONWIRE_CONFIG", path, "HOST", "10.0.0.2", "PORT", "2222", "LOG_LEVEL",
                         "error", "MOONWIRE_SCRIPTS", "/env/a:/env/b"),
-                    ARGS("--host", "flag.example", "--port", "3333", "--log-level", "debug",
+                    ARGS("--host", "::1", "--port", "3333", "--log-level", "debug",
                          "--scripts", "/flag/a")),
                0);
-  CHECK_EQ_STR(c.host, "flag.example");
+  CHECK_EQ_STR(c.host, "::1");
   CHECK_EQ_INT(c.port, 3333);
   CHECK_EQ_INT(c.log_level, MW_LOG_DEBUG);
   CHECK_EQ_INT(c.nscripts, 1);
@@ -425,6 +425,25 @@ TEST(host_must_not_be_empty) {
   mw_config_dispose(&c);
 }
 
+/* HOST is an address to bind, checked with the other settings (exit 2 before
+ * any script loads), not when the listener is opened. */
+TEST(host_must_be_an_address) {
+  const char *good[] = {"0.0.0.0", "127.0.0.1", "::", "::1", "fe80::1", "localhost"};
+  for (size_t i = 0; i < MW_ARRAY_SIZE(good); i++) {
+    mw_config_t c;
+    mw_config_init(&c);
+    CHECK_EQ_INT(load(&c, ENV("HOST", good[i]), NOARGS), 0);
+    CHECK_EQ_STR(c.host, good[i]);
+    mw_config_dispose(&c);
+  }
+  CHECK_EQ_INT(load_fresh(NOENV, ARGS("--host", "nosuchhost.invalid")), -EINVAL);
+  CHECK_EQ_STR(err, "--host: must be an IPv4 or IPv6 address or localhost (got \"nosuchhost.invalid\")");
+  CHECK_EQ_INT(load_fresh(ENV("HOST", "127.0.0.256"), NOARGS), -EINVAL);
+  CHECK(contains(err, "HOST: must be an IPv4 or IPv6 address or localhost"));
+  CHECK_EQ_INT(load_fresh(ENV("HOST", "[::1]"), NOARGS), -EINVAL);
+  CHECK(contains(err, "HOST: must be an IPv4 or IPv6 address"));
+}
+
 TEST(scripts) {
   mw_config_t c;
   mw_config_init(&c);
@@ -503,6 +522,33 @@ TEST(help) {
                           ARGS("--help")),
                1);
   CHECK(contains(out_text, "Usage:"));
+}
+
+/* .env.example (README: "lists every variable") names each variable --help
+ * lists under "Environment", so a new setting cannot be left out of it. */
+TEST(env_example_lists_every_variable) {
+  CHECK_EQ_INT(load_fresh(NOENV, ARGS("--help")), 1);
+  FILE *f = fopen(MW_SOURCE_LUA_DIR "/../.env.example", "r");
+  CHECK(f != NULL);
+  if (!f) return;
+  static char example[16384];
+  example[fread(example, 1, sizeof example - 1, f)] = '\0';
+  fclose(f);
+  const char *env = strstr(out_text, "\nEnvironment");
+  CHECK(env != NULL);
+  int names = 0;
+  /* The section's lines up to the blank line that ends it: a variable's line
+   * is two spaces and the name; its description lines are indented further. */
+  for (const char *line = env ? strchr(env + 1, '\n') : NULL; line && line[1] != '\n';
+       line = strchr(line + 1, '\n')) {
+    char name[64], want[80];
+    if (line[3] == ' ' || sscanf(line + 1, "  %63[A-Z_]", name) != 1) continue;
+    names++;
+    snprintf(want, sizeof want, "# %s=", name);
+    if (!contains(example, want)) fprintf(stderr, "  .env.example lacks %s\n", name);
+    CHECK(contains(example, want));
+  }
+  CHECK(names >= 20);
 }
 
 TEST(version) {
@@ -665,8 +711,10 @@ int main(void) {
   RUN(port_flag_edges);
   RUN(log_level);
   RUN(host_must_not_be_empty);
+  RUN(host_must_be_an_address);
   RUN(scripts);
   RUN(help);
+  RUN(env_example_lists_every_variable);
   RUN(version);
   RUN(bad_arguments);
   RUN(file_values);
