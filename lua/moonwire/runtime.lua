@@ -21,6 +21,13 @@ local function traceback(err)
 end
 M.traceback = traceback
 
+-- A bad declaration (mw.tool, mw.route, … in init.lua) names the script's
+-- line itself; the framework frames below it would only be noise in the log.
+local function load_traceback(err)
+  if err == M.declaration_error then return err end
+  return traceback(err)
+end
+
 -- What a thrown value says, as a string, without ever throwing itself: a
 -- handler may throw a table with a cycle or one whose __tostring fails.
 function M.describe_error(err)
@@ -640,7 +647,7 @@ function M.load_scripts(dirs, generation)
       local env = setmetatable({}, { __index = globals })
       local chunk, err = loadfile(path, "t", env)
       if not chunk then return nil, err end
-      local lok, e = xpcall(chunk, traceback)
+      local lok, e = xpcall(chunk, load_traceback)
       if not lok then
         if type(e) == "table" then e = e.message or json.encode(e) end
         return nil, tostring(e)

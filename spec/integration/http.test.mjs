@@ -579,6 +579,8 @@ describe('http: core endpoints, routing, parsing, limits', () => {
     }
     const after = (await metrics(port)).values.moonwire_lua_errors_total;
     assert.equal(after, before + 1);
+    // The log names the route and where it was declared, then the error.
+    assert.match(srv.stderr, /error="route \/boom \([^)]*routes\.lua:(\d+)\): [^"]*routes\.lua:\1: boom\\nstack traceback/);
   });
 
   it('error({status = 422, message = ...}) answers with that status and message', async () => {

@@ -319,6 +319,10 @@ ${extra}`;
     const t0 = Date.now();
     do { await sleep(50); h = await health(); } while (!h.last_reload_error && Date.now() - t0 < 3000);
     assert.match(h.last_reload_error, /app\.lua:5: mw\.route: unknown key 'methd'/);
+    // The log line is that message alone: no traceback through the framework.
+    const line = srv.stderr.split('\n').find((l) => l.includes("unknown key 'methd'"));
+    assert.match(line, /msg="reload failed; previous scripts keep serving" .*error="[^"]*app\.lua:5: mw\.route: unknown key 'methd'"/);
+    assert.doesNotMatch(line, /traceback/);
     fs.writeFileSync(path.join(dir, 'app.lua'), v(6));
   });
 
