@@ -602,5 +602,56 @@ int mw_config_load(mw_config_t *c, int argc, char **argv, mw_config_getenv_fn ge
 
 done:
   mw_free(flags);
+  if (rc == 0) {
+    c->argc = argc;
+    c->argv = argv;
+    c->getenv_fn = getenv_fn;
+  }
   return rc;
+}
+
+static bool same_setting(const mw_config_t *a, const mw_config_t *b, const setting_t *s) {
+  const void *fa = (const char *)a + s->off, *fb = (const char *)b + s->off;
+  switch (s->kind) {
+  case K_STR:
+  case K_HOST: {
+    const char *x = *(char *const *)fa, *y = *(char *const *)fb;
+    return x == y || (x && y && strcmp(x, y) == 0);
+  }
+  case K_INT:
+    return *(const int *)fa == *(const int *)fb;
+  case K_U32:
+    return *(const uint32_t *)fa == *(const uint32_t *)fb;
+  case K_SIZE:
+    return *(const size_t *)fa == *(const size_t *)fb;
+  case K_LEVEL:
+    return *(const mw_log_level_t *)fa == *(const mw_log_level_t *)fb;
+  case K_SCRIPTS:
+    if (a->nscripts != b->nscripts) return false;
+    for (size_t i = 0; i < a->nscripts; i++)
+      if (strcmp(a->scripts[i], b->scripts[i]) != 0) return false;
+    return true;
+  default: /* K_CONFIG names the file itself; K_PLUGINS is read by each generation */
+    return true;
+  }
+}
+
+int mw_config_recheck(const mw_config_t *c, char *changed, size_t changed_len, char *err,
+                      size_t errlen) {
+  mw_config_t fresh;
+  mw_config_init(&fresh);
+  if (changed_len) changed[0] = '\0';
+  /* --help and --version never reach a running server: argv loads to 0 or an error. */
+  int rc = mw_config_load(&fresh, c->argc, c->argv, c->getenv_fn, NULL, err, errlen);
+  if (rc == 0) {
+    size_t used = 0;
+    for (size_t i = 0; i < MW_ARRAY_SIZE(settings); i++) {
+      if (same_setting(c, &fresh, &settings[i])) continue;
+      int n = snprintf(changed + used, changed_len - used, "%s%s", used ? ", " : "",
+                       settings[i].key ? settings[i].key : settings[i].env);
+      if (n > 0 && (size_t)n < changed_len - used) used += (size_t)n;
+    }
+  }
+  mw_config_dispose(&fresh);
+  return rc < 0 ? rc : 0;
 }

@@ -42,6 +42,10 @@ typedef struct mw_config {
   char *allowed_origins;        /* owned; ALLOWED_ORIGINS, same rule as allowed_hosts */
   uint32_t test_routes;         /* MOONWIRE_TEST_ROUTES, 0..1, default 0: the /_test/ fault
                                    routes (lua/moonwire/testroutes.lua) and core.test_fault */
+  /* What mw_config_load read, kept for mw_config_recheck: argv is borrowed (main's). */
+  int argc;
+  char **argv;
+  const char *(*getenv_fn)(const char *name);
 } mw_config_t;
 
 /* Looks up an environment variable; tests pass a fake, main passes getenv. */
@@ -57,6 +61,14 @@ void mw_config_dispose(mw_config_t *c);
  * \"0\")". */
 int mw_config_load(mw_config_t *c, int argc, char **argv, mw_config_getenv_fn getenv_fn, FILE *out,
                    char *err, size_t errlen);
+
+/* For a reload: loads the settings again from the sources `c` came from (the
+ * config file as it is now, the same environment and flags). Returns -EINVAL
+ * with the message in `err` when they no longer load (a typo that a restart
+ * would refuse); else 0, with the settings whose value changed named in
+ * `changed` (", "-separated, "" when none): those take a restart to apply. */
+int mw_config_recheck(const mw_config_t *c, char *changed, size_t changed_len, char *err,
+                      size_t errlen);
 
 void mw_config_usage(FILE *out);
 

@@ -372,12 +372,28 @@ void mw_server_dispatch(mw_server_t *s, mw_conn_t *c) {
 
 /* ---- reload ----------------------------------------------------------- */
 
+/* A reload re-reads only the config file's plugins table, but the whole file
+ * is checked again: a typo accepted now would stop the next restart. */
+static int recheck_config(mw_server_t *s, char **err) {
+  char changed[512], msg[1024];
+  if (!s->gen || !s->config->config_file) return 0;
+  if (mw_config_recheck(s->config, changed, sizeof changed, msg, sizeof msg) < 0) {
+    *err = mw_strdup(msg);
+    return -EINVAL;
+  }
+  if (changed[0])
+    mw_log(MW_LOG_WARN, "config file changes need a restart; the running values stay", 1,
+           "settings", changed);
+  return 0;
+}
+
 int mw_server_reload(mw_server_t *s, const char *why) {
   uint64_t t0 = uv_hrtime();
   mw_gen_t *g = NULL;
   char *err = NULL;
   uint32_t id = ++s->gen_seq;
-  int rc = mw_gen_new(s, id, &g, &err);
+  int rc = recheck_config(s, &err);
+  if (rc == 0) rc = mw_gen_new(s, id, &g, &err);
   double secs = (double)(uv_hrtime() - t0) / 1e9;
   s->metrics.last_reload_seconds = secs;
   uv_timeval64_t now;

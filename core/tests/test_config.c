@@ -524,6 +524,51 @@ TEST(help) {
   CHECK(contains(out_text, "Usage:"));
 }
 
+static void rewrite(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(text, f) < 0 || fclose(f) != 0) abort();
+}
+
+/* A reload loads the settings again from the same sources: a typo in the file
+ * is an error, a changed value is named (it takes a restart), and a value the
+ * environment or a flag sets is not the file's to change. */
+TEST(recheck) {
+  char path[64], changed[256];
+  write_file(path, sizeof path, "port = 1111\nlog_level = 'warn'\n");
+  static char *argv[] = {"moonwire", "--config", NULL, "--port", "2222", NULL};
+  argv[2] = path;
+  static const char *const env[] = {"SSE_RETRY_MS", "7", NULL};
+  fake_env = env;
+  mw_config_t c;
+  mw_config_init(&c);
+  CHECK_EQ_INT(mw_config_load(&c, 5, argv, fake_getenv, NULL, err, sizeof err), 0);
+  CHECK_EQ_INT(mw_config_recheck(&c, changed, sizeof changed, err, sizeof err), 0);
+  CHECK_EQ_STR(changed, "");
+
+  rewrite(path, "port = 1\nlog_level = 'warn'\nsse_retry_ms = 9\nsse_heartbeat_interval = 5\n"
+                "allowed_hosts = 'a.example'\n");
+  CHECK_EQ_INT(mw_config_recheck(&c, changed, sizeof changed, err, sizeof err), 0);
+  CHECK_EQ_STR(changed, "sse_heartbeat_interval, allowed_hosts");
+
+  rewrite(path, "prot = 1\n");
+  CHECK_EQ_INT(mw_config_recheck(&c, changed, sizeof changed, err, sizeof err), -EINVAL);
+  CHECK(contains(err, "unknown setting 'prot'"));
+  rewrite(path, "sse_heartbeat_interval = 0\n");
+  CHECK_EQ_INT(mw_config_recheck(&c, changed, sizeof changed, err, sizeof err), -EINVAL);
+  CHECK(contains(err, "sse_heartbeat_interval: must be an integer in 1..3600 (got \"0\")"));
+  rewrite(path, "port = 1111\n");
+  CHECK_EQ_INT(mw_config_recheck(&c, changed, sizeof changed, err, sizeof err), 0);
+  CHECK_EQ_STR(changed, "log_level");
+
+  /* The running values are never touched. */
+  CHECK_EQ_INT(c.port, 2222);
+  CHECK_EQ_INT(c.retry_ms, 7);
+  CHECK_EQ_INT(c.log_level, MW_LOG_WARN);
+  CHECK_EQ_INT(c.heartbeat_interval_s, 15);
+  mw_config_dispose(&c);
+  unlink(path);
+}
+
 /* .env.example (README: "lists every variable") names each variable --help
  * lists under "Environment", so a new setting cannot be left out of it. */
 TEST(env_example_lists_every_variable) {
@@ -714,6 +759,7 @@ int main(void) {
   RUN(host_must_be_an_address);
   RUN(scripts);
   RUN(help);
+  RUN(recheck);
   RUN(env_example_lists_every_variable);
   RUN(version);
   RUN(bad_arguments);

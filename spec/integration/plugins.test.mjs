@@ -137,6 +137,38 @@ describe('plugin hot reload', () => {
   });
 });
 
+describe('config file at reload', () => {
+  it('SIGHUP checks the whole file: a typo fails the reload, a changed setting is named', async () => {
+    const dir = tmpdir('mw-conf-');
+    const conf = path.join(dir, 'moonwire.conf.lua');
+    fs.writeFileSync(conf, 'sse_retry_ms = 1000\n');
+    const srv = await startServer({ scripts: [scriptsDir({ 'a.lua': 'require("moonwire").route { path = "/v", handler = function() return "v" end }\n' })],
+                                    args: ['--config', conf] });
+    const health = async () => (await fetch(srv.url('/healthz'))).json();
+    const until = async (ok) => {
+      const t0 = Date.now();
+      let h;
+      do { await new Promise((r) => setTimeout(r, 20)); h = await health(); } while (!ok(h) && Date.now() - t0 < 5000);
+      return h;
+    };
+    // A restart would refuse this file: so does the reload, and generation 1 keeps serving.
+    fs.writeFileSync(conf, 'sse_retry_ms = 1000\nprot = 3420\n');
+    srv.child.kill('SIGHUP');
+    let h = await until((x) => x.last_reload_error);
+    assert.equal(h.generation, 1);
+    assert.match(h.last_reload_error, /moonwire\.conf\.lua: unknown setting 'prot'/);
+    assert.equal(await (await fetch(srv.url('/v'))).text(), 'v');
+    // A valid change reloads; what only a restart applies is logged by name.
+    fs.writeFileSync(conf, 'sse_retry_ms = 250\n');
+    srv.child.kill('SIGHUP');
+    h = await until((x) => x.generation > 1);
+    assert.ok(h.generation > 1);
+    assert.equal(h.last_reload_error, null);
+    assert.match(srv.stderr, /level=warn msg="config file changes need a restart; the running values stay" settings=sse_retry_ms/);
+    assert.equal((await srv.stop()).code, 0);
+  });
+});
+
 describe('runaway plugin code', () => {
   it('an incoming filter that never returns fails that message only', async () => {
     const pdir = tmpdir('mw-plugins-');
