@@ -111,6 +111,9 @@ describe('McpClient, 2026-07-28', () => {
       assert.ok(reached >= 1);
       await waitUntil(() => got.includes('notifications/tools/list_changed'), 3000, 'list_changed');
       sub.close();
+      // The listen stream's session ends with it: later broadcasts reach no one.
+      await waitUntil(async () => (await (await fetch(srv.url('/changed'), { method: 'POST' })).json()).reached === 0,
+        3000, 'listen session gone after close');
       assert.throws(() => new McpClient(srv.url('/mcp')).listen({}), /2026-07-28/);
     } finally {
       await client.close();

@@ -25,8 +25,9 @@ S.key = key
 -- state = { v = version, caps = clientCapabilities, info = clientInfo,
 --           level = "info", subs = { [uri] = true }, kind = "http"|"legacy"|"listen",
 --           initialized = bool }
-function S.create(state, prefixed_ids)
-  local sid = core.session_create(json.encode(state), prefixed_ids)
+-- An ephemeral session ends with its stream (a subscriptions/listen stream).
+function S.create(state, prefixed_ids, ephemeral)
+  local sid = core.session_create(json.encode(state), prefixed_ids, ephemeral)
   S.cache[sid] = state
   if runtime.session_open_listeners[1] then
     runtime.session_opened(sid, { transport = state.kind, protocol_version = state.v })
