@@ -293,6 +293,13 @@ static int l_session_touch(lua_State *L) {
   return 1;
 }
 
+/* session_hold(sid, on): see mw_session_hold; a gone session is ignored. */
+static int l_session_hold(lua_State *L) {
+  mw_session_t *ss = check_session(L, 1);
+  if (ss) mw_session_hold(ss, lua_toboolean(L, 2));
+  return 0;
+}
+
 static int l_session_open_stream(lua_State *L) {
   mw_session_t *ss = check_session(L, 1);
   if (!ss) {
@@ -1258,6 +1265,7 @@ int mw_luacore_open(lua_State *L) {
       {"session_set", l_session_set},
       {"session_destroy", l_session_destroy},
       {"session_touch", l_session_touch},
+      {"session_hold", l_session_hold},
       {"session_open_stream", l_session_open_stream},
       {"session_send", l_session_send},
       {"session_end_stream", l_session_end_stream},

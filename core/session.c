@@ -126,8 +126,22 @@ void mw_session_destroy(mw_server_t *s, mw_session_t *ss) {
   store->free(s, ss);
 }
 
+/* Nothing holds the session: its idle timer runs. */
+static bool idle(const mw_session_t *ss) {
+  return ss->attached == 0 && ss->busy == 0;
+}
+
 void mw_session_touch(mw_session_t *ss) {
-  if (ss->attached == 0) mw_tlist_touch(&ss->server->session_list, &ss->expiry);
+  if (idle(ss)) mw_tlist_touch(&ss->server->session_list, &ss->expiry);
+}
+
+void mw_session_hold(mw_session_t *ss, bool on) {
+  if (on) {
+    if (idle(ss)) mw_tlist_remove(&ss->expiry);
+    ss->busy++;
+  } else if (ss->busy > 0 && --ss->busy == 0 && ss->attached == 0) {
+    mw_tlist_touch(&ss->server->session_list, &ss->expiry);
+  }
 }
 
 void mw_session_set_data(mw_session_t *ss, const char *data, size_t len) {
@@ -251,7 +265,8 @@ int mw_session_attach(mw_session_t *ss, mw_conn_t *c, uint32_t no, const char *l
   c->sse_kind = MW_SSE_SESSION;
   c->sse.s.session = ss;
   c->sse.s.no = no;
-  if (ss->attached++ == 0) mw_tlist_remove(&ss->expiry);
+  if (idle(ss)) mw_tlist_remove(&ss->expiry);
+  ss->attached++;
 
   /* A resumed stream is primed with the id it resumes from, not a fresh one:
    * a fresh id is newer than everything about to be replayed, and a client
@@ -306,7 +321,7 @@ void mw_session__detach(mw_conn_t *c) {
   if (st && st->conn == c) {
     st->conn = NULL;
     if (--ss->attached == 0) {
-      mw_tlist_touch(&ss->server->session_list, &ss->expiry);
+      if (ss->busy == 0) mw_tlist_touch(&ss->server->session_list, &ss->expiry);
       if (ss->ephemeral && !ss->server->closed)
         mw_server_defer(ss->server, destroy_ephemeral, mw_strdup(ss->id));
     }

@@ -32,6 +32,8 @@ struct mw_session {
   uint32_t nstreams, cap;
   uint32_t next_stream; /* number the next request stream gets */
   uint32_t attached;    /* streams with a connection */
+  uint32_t busy;        /* requests being handled (mw_session_hold): like an attached
+                           stream, each keeps the session from expiring */
   bool ephemeral;       /* destroyed as soon as its last stream detaches (a
                            2026-07-28 subscriptions/listen stream) */
   bool prefixed_ids;    /* event ids carry the session id: "<sid>.<stream>-<seq>",
@@ -66,6 +68,11 @@ mw_session_t *mw_session_find(mw_server_t *s, const char *id);
 void mw_session_destroy(mw_server_t *s, mw_session_t *ss);
 /* Records activity: restarts the expiry clock when no stream is attached. */
 void mw_session_touch(mw_session_t *ss);
+
+/* A request of this session started (on) or was answered (off). While any is
+ * being handled the session does not expire, however long its handler runs:
+ * SSE_CONNECTION_TIMEOUT counts idle time. Unbalanced offs are ignored. */
+void mw_session_hold(mw_session_t *ss, bool on);
 /* Replaces the data blob (copied). */
 void mw_session_set_data(mw_session_t *ss, const char *data, size_t len);
 

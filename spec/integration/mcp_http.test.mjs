@@ -294,6 +294,29 @@ describe('Streamable HTTP transport rules (2025 session revisions)', () => {
   });
 });
 
+describe('session expiry (SSE_CONNECTION_TIMEOUT=1)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ scripts: [scriptsDir({ 'tools.lua': `local mw = require "moonwire"
+mw.tool { name = "slow", description = "Sleeps 2.5 s", handler = function(args, ctx) ctx:sleep(2.5) return "done" end }
+` })], env: { SSE_CONNECTION_TIMEOUT: '1' } });
+  });
+  after(async () => { assert.equal((await srv.stop()).code, 0); });
+
+  it('a request running longer than the idle timeout keeps its session; idle, it expires', async () => {
+    const sid = await session(srv);
+    const r = await post(srv, call(1, 'slow'), { sid });
+    assert.equal(r.res.status, 200, r.text);
+    assert.equal(text(r.msgs[0]), 'done');
+    // Answered: the idle time counts from the answer.
+    const ping = await post(srv, { jsonrpc: '2.0', id: 2, method: 'ping' }, { sid });
+    assert.equal(ping.res.status, 200);
+    await sleep(2200);
+    const gone = await post(srv, { jsonrpc: '2.0', id: 3, method: 'ping' }, { sid });
+    assert.equal(gone.res.status, 404);
+  });
+});
+
 describe('legacy HTTP+SSE transport (2024-11-05)', () => {
   let srv;
   before(async () => { srv = await startServer({ scripts: [scriptsDir({ 'tools.lua': TOOLS })] }); });

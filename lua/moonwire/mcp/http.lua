@@ -125,6 +125,10 @@ function Ex:close_stream()
 end
 
 local function respond(ex, res)
+  if ex.held then
+    ex.held = false
+    core.session_hold(ex.sid, false)
+  end
   if res and filters.active_out then res = out_filter(res, ex.sid, ex.state.v, ex.msg.method) end
   ex.chan:finish(res)
 end
@@ -145,9 +149,11 @@ local function exchange_failed(err, ex)
 end
 
 function H.run_request(msg, sid, state, chan)
+  -- held: the session does not expire while its request runs (respond lets go).
   local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v,
                             request_id = msg.id, can_request = true, msg = msg,
-                            key = sessions.key(sid, msg.id) }, Ex)
+                            key = sessions.key(sid, msg.id), held = true }, Ex)
+  core.session_hold(sid, true)
   -- ex is the argument of the task and of its error handler: no closure per request.
   runtime.spawn(run_exchange, exchange_failed, protocol.budget_for(msg), ex)
 end
