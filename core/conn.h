@@ -45,6 +45,8 @@ struct mw_conn {
   bool reading;             /* uv_read_start is in effect */
   bool queued;              /* on the server's deferred-input list */
   bool replaying;           /* catching up from a replay log, paced by the write queue */
+  bool answering;           /* a Lua stream that is one request's response (2026-07-28
+                               POST): shutdown lets it finish like a request */
   mw_gen_t *gen;            /* reference held while a Lua handler owes the response */
   mw_lhandle_t *lua_handle; /* borrowed; the Lua userdata pointing here, or NULL */
   uint64_t replay_after;    /* while replaying: seq of the last event sent */

@@ -121,6 +121,7 @@ static int l_sse_start(lua_State *L) {
     return 1;
   }
   c->sse_kind = MW_SSE_LUA;
+  c->answering = lua_toboolean(L, 3);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -590,17 +590,51 @@ static void close_everything(mw_server_t *s) {
   mw_server_defer(s, final_close, NULL);
 }
 
-/* Polls until no request is in flight or the deadline passed. */
-static void on_shutdown_tick(uv_timer_t *t) {
-  mw_server_t *s = t->data;
-  bool busy = false;
+/* A stream that carries the answer of a request still being handled: a POST
+ * response stream (a session's request stream, or a 2026-07-28 one), or any
+ * stream of a session with requests running (legacy answers on its one
+ * stream). Shutdown lets these finish like requests. */
+static bool answering(const mw_conn_t *c) {
+  if (c->sse_kind == MW_SSE_SESSION) return c->sse.s.no > 0 || c->sse.s.session->busy > 0;
+  return c->sse_kind == MW_SSE_LUA && c->answering;
+}
+
+/* Ends what shutdown need not wait for: a stream is told when to come back
+ * (to whichever instance replaces us) and ends cleanly; an idle keep-alive
+ * connection just closes. Returns how many connections are still answering. */
+static unsigned shutdown_pass(mw_server_t *s, mw_frame_t *hint) {
+  unsigned busy = 0;
   mw_list_t *pos, *tmp;
   mw_list_foreach_safe(pos, tmp, &s->conns) {
     mw_conn_t *c = mw_container_of(pos, mw_conn_t, link);
-    if (c->state == MW_CONN_BUSY || (c->state == MW_CONN_READING && c->req)) busy = true;
-    if (c->state == MW_CONN_READING && !c->req && !c->inbuf_len) mw_conn_close(c);
+    if (c->state == MW_CONN_STREAM) {
+      if (answering(c))
+        busy++;
+      else if (mw_conn_sse_send(c, hint) == 0)
+        mw_conn_sse_finish(c);
+    } else if (c->state == MW_CONN_BUSY || (c->state == MW_CONN_READING && c->req)) {
+      busy++;
+    } else if (c->state == MW_CONN_READING && !c->inbuf_len) {
+      mw_conn_close(c);
+    }
   }
+  return busy;
+}
+
+/* Polls until no request is in flight or the deadline passed. */
+static void on_shutdown_tick(uv_timer_t *t) {
+  mw_server_t *s = t->data;
+  mw_sse_event_t ev = {NULL, NULL, NULL, 0, (int)s->config->retry_ms};
+  mw_frame_t *hint = mw_sse_frame(&ev);
+  unsigned busy = shutdown_pass(s, hint);
+  mw_frame_unref(hint);
   if (busy && mw_server_now(s) < s->shutdown_deadline_ms) return;
+  if (busy) {
+    char n[16];
+    snprintf(n, sizeof n, "%u", busy);
+    mw_log(MW_LOG_WARN, "SHUTDOWN_TIMEOUT passed; closing connections still answering requests", 1,
+           "connections", n);
+  }
   uv_timer_stop(t);
   close_everything(s);
 }
@@ -613,20 +647,6 @@ void mw_server_shutdown(mw_server_t *s) {
   s->shutting_down = true;
   mw_log(MW_LOG_INFO, "shutting down", 0);
   uv_close((uv_handle_t *)&s->listener, NULL);
-  /* Streams get told when to come back (to whichever instance replaces us)
-   * and end cleanly; idle keep-alive connections just close. */
-  mw_sse_event_t hint = {NULL, NULL, NULL, 0, (int)s->config->retry_ms};
-  mw_frame_t *f = mw_sse_frame(&hint);
-  mw_list_t *pos, *tmp;
-  mw_list_foreach_safe(pos, tmp, &s->conns) {
-    mw_conn_t *c = mw_container_of(pos, mw_conn_t, link);
-    if (c->state == MW_CONN_STREAM) {
-      if (mw_conn_sse_send(c, f) == 0) mw_conn_sse_finish(c);
-    } else if (c->state == MW_CONN_READING && !c->req && !c->inbuf_len) {
-      mw_conn_close(c);
-    }
-  }
-  mw_frame_unref(f);
   s->shutdown_deadline_ms = mw_server_now(s) + (uint64_t)s->config->shutdown_timeout_s * 1000;
   uv_timer_start(&s->shutdown_timer, on_shutdown_tick, 0, 50);
 }

@@ -369,6 +369,57 @@ mw.route { method = "GET", path = "/slow", handler = function(req, ctx) ctx:slee
     assert.equal(await p, 'done');
     assert.equal((await stopped).code, 0);
   });
+
+  it('past SHUTDOWN_TIMEOUT closes what is still running and says so', async () => {
+    const srv = await startServer({ scripts: [scriptsDir({ 'app.lua': `local mw = require "moonwire"
+mw.route { method = "GET", path = "/slow", handler = function(req, ctx) ctx:sleep(5) return "done" end }` })],
+    env: { SHUTDOWN_TIMEOUT: '1' } });
+    const p = fetch(srv.url('/slow')).then((r) => r.text(), (e) => e);
+    await sleep(100);
+    const t0 = Date.now();
+    assert.equal((await srv.stop()).code, 0);
+    assert.ok(Date.now() - t0 < 4000, 'stopped at the deadline, not when the handler would end');
+    assert.ok((await p) instanceof Error, 'the request got no answer');
+    assert.match(srv.stderr, /level=warn msg="SHUTDOWN_TIMEOUT passed; closing connections still answering requests" connections=1/);
+  });
+});
+
+describe('shutdown with answers on streams', () => {
+  it('lets requests answered on SSE streams finish: session POST, 2026-07-28 POST, legacy /sse', async () => {
+    const srv = await startServer({ scripts: [scriptsDir({ 'tools.lua': `local mw = require "moonwire"
+mw.tool { name = "slow", description = "Reports progress, then answers after 0.6 s",
+  handler = function(args, ctx) ctx:progress(1, 2) ctx:sleep(0.6) return "done" end }` })], env: { SSE_RETRY_MS: '2500' } });
+    const H = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+    const call = (id, meta) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call',
+      params: { name: 'slow', arguments: {}, _meta: { progressToken: `p${id}`, ...meta } } });
+    const init = await fetch(srv.url('/mcp'), { method: 'POST', headers: H, body: JSON.stringify({ jsonrpc: '2.0', id: 0,
+      method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+    await init.text();
+    const sid = init.headers.get('mcp-session-id');
+    const S = { ...H, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' };
+    const body = call(1);
+    const session = await openStream(srv.port, '/mcp', { ...S, 'Content-Length': String(body.length) }, { method: 'POST', body });
+    const sbody = call(2, { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} });
+    const stateless = await openStream(srv.port, '/mcp', { ...H, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call',
+      'Mcp-Name': 'slow', 'Content-Length': String(sbody.length) }, { method: 'POST', body: sbody });
+    const legacy = await openStream(srv.port, '/sse');
+    await waitFor(legacy, () => legacy.events.some((e) => e.event === 'endpoint'));
+    const endpoint = legacy.events.find((e) => e.event === 'endpoint').data;
+    await (await fetch(srv.url(endpoint), { method: 'POST', headers: H, body: call(3) })).text();
+    const messages = (st) => st.events.filter((e) => e.data && e.data.startsWith('{')).map((e) => JSON.parse(e.data));
+    for (const st of [session, stateless, legacy]) {
+      await waitFor(st, () => messages(st).some((m) => m.method === 'notifications/progress'), 3000);
+    }
+    const stopped = srv.stop();
+    for (const [st, id] of [[session, 1], [stateless, 2], [legacy, 3]]) {
+      await waitFor(st, () => st.closed, 5000);
+      const answer = messages(st).find((m) => m.id === id);
+      assert.ok(answer, `request ${id} answered before its stream ended: ${st.raw}`);
+      assert.equal(answer.result.content[0].text, 'done');
+    }
+    assert.equal(legacy.events.at(-1).retry, '2500', 'the legacy stream then ends with the retry hint');
+    assert.equal((await stopped).code, 0);
+  });
 });
 
 describe('backpressure', () => {

@@ -64,13 +64,23 @@ local function run_request(sid, state, msg)
   local ex = setmetatable({ sid = sid, state = state, version = state.v, request_id = msg.id,
                             can_request = true }, Ex)
   local k = sessions.key(sid, msg.id)
+  -- Held while it runs: the session outlives a dropped stream, and shutdown
+  -- keeps the stream that will carry the answer.
+  core.session_hold(sid, true)
+  local function done()
+    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+    if ex.held ~= false then
+      ex.held = false
+      core.session_hold(sid, false)
+    end
+  end
   runtime.spawn(function()
     sessions.inflight[k] = ex
     local res = protocol.run(msg, ex)
-    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+    done()
     if res then send(sid, res, msg.method) end
   end, function(err)
-    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+    done()
     ex.cancelled = true
     send(sid, protocol.failure_response(msg, err), msg.method)
   end, protocol.budget_for(msg))

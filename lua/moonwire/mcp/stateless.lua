@@ -216,7 +216,7 @@ function Ex:emit(msg)
     if msg == nil then return end
   end
   if self.mode == "json" then
-    self.mode = core.sse_start(self.handle, nil) and "sse" or "gone"
+    self.mode = core.sse_start(self.handle, nil, true) and "sse" or "gone" -- answering: see shutdown
   end
   if self.mode == "sse" then core.send(self.handle, nil, json.encode(msg)) end
 end
