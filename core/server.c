@@ -2,6 +2,7 @@
  * reloads, metrics and graceful shutdown. */
 #include "server.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,7 +187,7 @@ static void metrics(mw_server_t *s, mw_conn_t *c) {
   metric(&b, "moonwire_channels", "gauge", "Channels.", s->channels.count);
   metric(&b, "moonwire_heartbeats_sent_total", "counter", "Heartbeat comments sent.",
          m->heartbeats_sent);
-  metric(&b, "moonwire_events_sent_total", "counter", "SSE events written (replays included).",
+  metric(&b, "moonwire_events_sent_total", "counter", "SSE messages written: events (replays included) and the retry: line that opens a stream.",
          m->events_sent);
   metric(&b, "moonwire_events_replayed_total", "counter", "Events replayed after Last-Event-ID.",
          m->events_replayed);
@@ -267,6 +268,32 @@ static bool list_has_name(const char *list, const char *name, size_t n) {
   return false;
 }
 
+/* RFC 9112 §3.2: uri-host [":" port], where an empty value is allowed (a
+ * target without authority). Anything else, and a second Host line, is 400:
+ * the proxies in front may read such a request differently than we do. */
+static const char *host_problem(const mw_req_t *r) {
+  const char *h = NULL;
+  for (uint32_t i = 0; i < r->nhdrs; i++) {
+    if (strcmp(r->head + r->hdrs[i].name_off, "host") != 0) continue;
+    if (h) return "more than one Host header";
+    h = r->head + r->hdrs[i].value_off;
+  }
+  if (!h) return r->http10 ? NULL : "missing Host header";
+  const char *p = h;
+  if (*p == '[') {
+    p = strchr(p, ']');
+    if (!p) return "invalid Host header";
+    p++;
+  } else {
+    /* reg-name / IPv4: unreserved, sub-delims and pct-encoded characters. */
+    while (*p && (isalnum((unsigned char)*p) || strchr("-._~!$&'()*+,;=%", *p))) p++;
+  }
+  if (*p == ':')
+    for (p++; *p >= '0' && *p <= '9'; p++)
+      ;
+  return *p ? "invalid Host header" : NULL;
+}
+
 /* Returns NULL when allowed, else the reason for a 403. */
 static const char *check_host_origin(mw_server_t *s, mw_req_t *r) {
   const mw_config_t *cfg = s->config;
@@ -331,9 +358,10 @@ static void preflight(mw_server_t *s, mw_conn_t *c) {
 
 void mw_server_dispatch(mw_server_t *s, mw_conn_t *c) {
   mw_req_t *r = c->req;
-  if (!r->http10 && !mw_req_header(r, "host")) {
+  const char *bad_host = host_problem(r);
+  if (bad_host) {
     c->keep_alive = false;
-    mw_server_error(s, c, 400, "missing Host header");
+    mw_server_error(s, c, 400, bad_host);
     return;
   }
   const char *why = check_host_origin(s, r);

@@ -492,6 +492,20 @@ describe('http: core endpoints, routing, parsing, limits', () => {
     assert.equal(res.status, 400);
   });
 
+  it('a malformed Host or a second Host line is 400 (RFC 9112 §3.2)', async () => {
+    for (const host of ['127.0.0.1:abc', '127.0.0.1 x', '[::1', '[::1]x', 'a/b', 'u@127.0.0.1']) {
+      const res = await once(port, request('GET', '/x', { host }));
+      assert.equal(res.status, 400, `Host: ${host}`);
+      assert.equal(json(res).error.message, 'invalid Host header');
+    }
+    const two = await once(port, 'GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n');
+    assert.equal(two.status, 400);
+    assert.equal(json(two).error.message, 'more than one Host header');
+    for (const host of ['127.0.0.1:', '[::1]:3001', 'LOCALHOST']) {
+      assert.equal((await once(port, request('GET', '/x', { host }))).status, 200, `Host: ${host}`);
+    }
+  });
+
   it('an unknown path is 404 with a JSON error body', async () => {
     const res = await once(port, request('GET', '/no/such/path'));
     assert.equal(res.status, 404);
