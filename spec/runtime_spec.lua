@@ -61,10 +61,16 @@ describe("routing", function()
     assert.equal(404, mw.json.decode(res.body).error.status)
     res = dispatch("DELETE", "/m")
     assert.equal(405, res.status)
-    assert.equal("GET, POST", res.headers.Allow)
+    assert.equal("GET, HEAD, OPTIONS, POST", res.headers.Allow)
     res = dispatch("OPTIONS", "/m")
     assert.equal(204, res.status)
-    assert.equal("GET, POST, OPTIONS", res.headers.Allow)
+    assert.equal("GET, HEAD, OPTIONS, POST", res.headers.Allow)
+    -- A path two patterns match lists each method once; no GET, no HEAD.
+    mw.route { method = "PUT", path = "/p/:id", handler = function() return "p" end }
+    mw.route { method = { "PUT", "DELETE" }, path = "/p/*", handler = function() return "p" end }
+    res = dispatch("POST", "/p/1")
+    assert.equal(405, res.status)
+    assert.equal("DELETE, OPTIONS, PUT", res.headers.Allow)
   end)
 
   it("serves HEAD from the GET route", function()

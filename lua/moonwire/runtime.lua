@@ -370,6 +370,13 @@ local function find_route(method, path)
     end
   end
   if #allowed > 0 then
+    -- Everything a client may send here: HEAD comes with GET, and OPTIONS is
+    -- always answered.
+    local set = { OPTIONS = true }
+    for _, m in ipairs(allowed) do set[m] = true end
+    set.HEAD = set.GET
+    allowed = {}
+    for m in pairs(set) do allowed[#allowed + 1] = m end
     table.sort(allowed)
     return nil, allowed
   end
@@ -452,9 +459,7 @@ local function route_request(req, handle)
   if not route then
     if params then
       local allow = table.concat(params, ", ")
-      if req.method == "OPTIONS" then
-        return core.respond(handle, 204, { Allow = allow .. ", OPTIONS" }, "")
-      end
+      if req.method == "OPTIONS" then return core.respond(handle, 204, { Allow = allow }, "") end
       return M.respond_error(handle, 405, "method not allowed", { Allow = allow })
     end
     return M.respond_error(handle, 404, "not found: " .. req.path)
