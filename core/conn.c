@@ -137,8 +137,24 @@ static void release_handler(mw_conn_t *c) {
   }
 }
 
+/* LOG_LEVEL=debug: a line per answered request and per stream opened or
+ * ended, with the request line, status, time since the request began and the
+ * client. Skipped before any formatting at other levels. */
+static void debug_request(mw_conn_t *c, const char *what, int status) {
+  if (mw_log_get_level() > MW_LOG_DEBUG) return;
+  mw_req_t *r = c->req;
+  char st[8], ms[24];
+  snprintf(st, sizeof st, "%d", status);
+  snprintf(ms, sizeof ms, "%llu", (unsigned long long)(mw_server_now(c->server) - c->req_start_ms));
+  mw_log(MW_LOG_DEBUG, what, 5, "method",
+         r ? llhttp_method_name((llhttp_method_t)r->method) : NULL, "url",
+         r && r->url_len ? mw_req_url(r) : NULL, "status", status ? st : NULL, "ms", ms, "remote",
+         mw_conn_peer(c));
+}
+
 static void detach_stream(mw_conn_t *c) {
   if (c->state != MW_CONN_STREAM) return;
+  debug_request(c, "stream ended", 0);
   switch (c->sse_kind) {
   case MW_SSE_SESSION:
     mw_session__detach(c);
@@ -423,6 +439,7 @@ void mw_conn_respond(mw_conn_t *c, int status, const mw_kv_t *hdrs, size_t nhdrs
   mw_server_t *s = c->server;
   if (status >= 100 && status < 600) s->metrics.requests[status / 100]++;
   if (s->access_hook) mw_server_record_access(s, c, status);
+  debug_request(c, "request", status);
   bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
   mw_buf_t b = {0};
   mw_buf_append(&b, "HTTP/1.1 ", 9);
@@ -458,6 +475,7 @@ int mw_conn_sse_start(mw_conn_t *c, const mw_kv_t *hdrs, size_t nhdrs) {
   mw_server_t *s = c->server;
   s->metrics.requests[2]++;
   if (s->access_hook) mw_server_record_access(s, c, 200);
+  debug_request(c, "stream opened", 200);
   c->chunked = !(c->req && c->req->http10);
   if (!c->chunked) c->keep_alive = false;
   mw_buf_t b = {0};

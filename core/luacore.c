@@ -282,7 +282,10 @@ static int l_session_set(lua_State *L) {
 
 static int l_session_destroy(lua_State *L) {
   mw_session_t *ss = check_session(L, 1);
-  if (ss) mw_session_destroy(server_of(L), ss);
+  if (ss) {
+    mw_log(MW_LOG_DEBUG, "session deleted", 1, "session", ss->id);
+    mw_session_destroy(server_of(L), ss);
+  }
   lua_pushboolean(L, ss != NULL);
   return 1;
 }

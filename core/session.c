@@ -107,6 +107,7 @@ static const mw_session_store_ops_t *const store = &mw_session_memory_store;
 mw_session_t *mw_session_create(mw_server_t *s) {
   mw_session_t *ss = store->create(s);
   s->metrics.sessions_created++;
+  mw_log(MW_LOG_DEBUG, "session created", 1, "session", ss->id);
   mw_tlist_touch(&s->session_list, &ss->expiry);
   return ss;
 }
@@ -309,6 +310,7 @@ static void destroy_ephemeral(mw_server_t *s, void *arg) {
   char *id = arg;
   mw_session_t *ss = mw_session_find(s, id);
   if (ss && ss->attached == 0) {
+    mw_log(MW_LOG_DEBUG, "session closed with its stream", 1, "session", ss->id);
     if (s->gen) mw_gen_session_closed(s->gen, ss->id, "closed");
     mw_session_destroy(s, ss);
   }
