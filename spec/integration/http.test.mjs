@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import fs from 'node:fs';
-import { startServer, scriptsDir, sleep } from './lib/harness.mjs';
+import { startServer, scriptsDir, sleep, openStream, closeStream } from './lib/harness.mjs';
 
 // ---- helpers --------------------------------------------------------------
 
@@ -680,6 +680,28 @@ describe('http: a scripts directory with no script', () => {
     try {
       const res = await fetch(`http://127.0.0.1:${srv.port}/healthz`);
       assert.equal(res.status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('http: LOG_LEVEL=debug', () => {
+  it('logs each answered request and each stream opened and ended', async () => {
+    const srv = await startServer({ scripts: [scriptsDir({ 'r.lua': `local mw = require "moonwire"
+mw.route { path = "/x", handler = function() return "x" end }
+mw.route { path = "/ch", channel = "ch" }` })], env: { LOG_LEVEL: 'debug' } });
+    try {
+      assert.equal(await (await fetch(srv.url('/x?a=1'))).text(), 'x');
+      assert.equal((await fetch(srv.url('/nope'))).status, 404);
+      const st = await openStream(srv.port, '/ch');
+      closeStream(st);
+      const t0 = Date.now();
+      while (!/msg="stream ended"/.test(srv.stderr) && Date.now() - t0 < 3000) await sleep(20);
+      assert.match(srv.stderr, /level=debug msg=request method=GET url="\/x\?a=1" status=200 ms=\d+ remote=127\.0\.0\.1/);
+      assert.match(srv.stderr, /level=debug msg=request method=GET url=\/nope status=404 /);
+      assert.match(srv.stderr, /level=debug msg="stream opened" method=GET url=\/ch status=200 /);
+      assert.match(srv.stderr, /level=debug msg="stream ended" ms=\d+ remote=127\.0\.0\.1/);
     } finally {
       await srv.stop();
     }
