@@ -47,7 +47,7 @@ typedef struct setting {
   const char *flag;    /* NULL when there is no flag */
   const char *metavar; /* flag argument in --help */
   kind_t kind;
-  size_t off;            /* field offset in mw_config_t (K_STR, K_HOST, K_INT, K_U32, K_SIZE, K_LEVEL) */
+  size_t off;            /* field offset in mw_config_t (the kinds with one field) */
   uint64_t lo, hi;       /* inclusive range for the integer kinds */
   const char *dflt;      /* text applied by mw_config_init; NULL leaves the field empty */
   const char *doc_range; /* --help range/default text for non-integer kinds */

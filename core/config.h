@@ -31,7 +31,7 @@ typedef struct mw_config {
   size_t max_pending_bytes;   /* MAX_PENDING_BYTES: unsent bytes per connection before it
                                  counts as a slow consumer, 4096..1073741824, default 1048576 */
   uint32_t header_timeout_ms; /* HEADER_TIMEOUT_MS, 100..600000, default 10000 */
-  uint32_t body_timeout_ms;   /* BODY_TIMEOUT_MS: head done to body done, 100..600000, default 60000 */
+  uint32_t body_timeout_ms;   /* BODY_TIMEOUT_MS: head to body done, 100..600000, default 60000 */
   uint32_t keepalive_timeout_s; /* KEEPALIVE_TIMEOUT, 1..3600, default 75 */
   uint32_t shutdown_timeout_s;  /* SHUTDOWN_TIMEOUT, 0..600, default 10 */
   uint32_t handler_timeout_ms;  /* HANDLER_TIMEOUT_MS, 10..86400000, default 30000 */

@@ -146,10 +146,9 @@ static void debug_request(mw_conn_t *c, const char *what, int status) {
   char st[8], ms[24];
   snprintf(st, sizeof st, "%d", status);
   snprintf(ms, sizeof ms, "%llu", (unsigned long long)(mw_server_now(c->server) - c->req_start_ms));
-  mw_log(MW_LOG_DEBUG, what, 5, "method",
-         r ? llhttp_method_name((llhttp_method_t)r->method) : NULL, "url",
-         r && r->url_len ? mw_req_url(r) : NULL, "status", status ? st : NULL, "ms", ms, "remote",
-         mw_conn_peer(c));
+  mw_log(MW_LOG_DEBUG, what, 5, "method", r ? llhttp_method_name((llhttp_method_t)r->method) : NULL,
+         "url", r && r->url_len ? mw_req_url(r) : NULL, "status", status ? st : NULL, "ms", ms,
+         "remote", mw_conn_peer(c));
 }
 
 static void detach_stream(mw_conn_t *c) {
@@ -206,7 +205,8 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
    * before the client reads it, so drain until EOF or the linger timeout. */
   c->state = MW_CONN_LINGER;
   mw_tlist_touch(&c->server->linger_list, &c->tnode);
-  if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
+  if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+    c->reading = true;
 }
 
 static void begin_shutdown(mw_conn_t *c) {

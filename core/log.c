@@ -38,7 +38,8 @@ mw_log_level_t mw_log_get_level(void) {
 /* Bytes of [v, end) before the first one logfmt must escape. */
 static size_t plain_run(const char *v, const char *end) {
   const char *p = v;
-  while (p < end && !strchr("\"\\\n\r\t", *p)) p++;
+  while (p < end && !strchr("\"\\\n\r\t", *p))
+    p++;
   return (size_t)(p - v);
 }
 
@@ -46,12 +47,14 @@ static void put_value(FILE *f, const char *v) {
   size_t len = strnlen(v, VALUE_MAX + 1), more = 0;
   if (len > VALUE_MAX) {
     len = VALUE_MAX;
-    while (len > 0 && ((unsigned char)v[len] & 0xC0) == 0x80) len--; /* not inside a UTF-8 character */
+    while (len > 0 && ((unsigned char)v[len] & 0xC0) == 0x80)
+      len--; /* not inside a UTF-8 character */
     more = strlen(v + len);
   }
   const char *end = v + len;
   bool quote = len == 0 || more > 0;
-  for (const char *p = v; p < end && !quote; p++) quote = strchr(" \"=\t\r\n\\", *p) != NULL;
+  for (const char *p = v; p < end && !quote; p++)
+    quote = strchr(" \"=\t\r\n\\", *p) != NULL;
   if (!quote) {
     fwrite(v, 1, len, f);
     return;

@@ -187,7 +187,8 @@ static void metrics(mw_server_t *s, mw_conn_t *c) {
   metric(&b, "moonwire_channels", "gauge", "Channels.", s->channels.count);
   metric(&b, "moonwire_heartbeats_sent_total", "counter", "Heartbeat comments sent.",
          m->heartbeats_sent);
-  metric(&b, "moonwire_events_sent_total", "counter", "SSE messages written: events (replays included) and the retry: line that opens a stream.",
+  metric(&b, "moonwire_events_sent_total", "counter",
+         "SSE messages written: events (replays included) and the retry: line that opens a stream.",
          m->events_sent);
   metric(&b, "moonwire_events_replayed_total", "counter", "Events replayed after Last-Event-ID.",
          m->events_replayed);
@@ -286,7 +287,8 @@ static const char *host_problem(const mw_req_t *r) {
     p++;
   } else {
     /* reg-name / IPv4: unreserved, sub-delims and pct-encoded characters. */
-    while (*p && (isalnum((unsigned char)*p) || strchr("-._~!$&'()*+,;=%", *p))) p++;
+    while (*p && (isalnum((unsigned char)*p) || strchr("-._~!$&'()*+,;=%", *p)))
+      p++;
   }
   if (*p == ':')
     for (p++; *p >= '0' && *p <= '9'; p++)

@@ -137,6 +137,10 @@ describe("message filters", function()
       function core.session_set(sid, data) store[sid] = data return true end
       function core.session_touch() return true end
       function core.session_send(sid, no, event, data) sent[#sent + 1] = data return "1" end
+      core.session_holds = {} -- sid -> requests holding it (must end at 0)
+      function core.session_hold(sid, on)
+        core.session_holds[sid] = (core.session_holds[sid] or 0) + (on and 1 or -1)
+      end
     end)
 
     it("filters requests on the way in and responses on the way out", function()
@@ -161,6 +165,7 @@ describe("message filters", function()
       assert.equal("token=***", res.result.content[1].text)
       res = post({ jsonrpc = "2.0", id = 2, method = "tools/call", params = { name = "secret", deny = "a" } })
       assert.same({ code = -32003, message = "denied by a" }, res.error)
+      assert.equal(0, core.session_holds[sid], "each request let go of its session")
     end)
   end)
 end)

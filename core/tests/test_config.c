@@ -171,12 +171,12 @@ TEST(precedence) {
 
   /* Flags over env. */
   mw_config_init(&c);
-  CHECK_EQ_INT(load(&c,
-                    ENV("MOONWIRE_CONFIG", path, "HOST", "10.0.0.2", "PORT", "2222", "LOG_LEVEL",
-                        "error", "MOONWIRE_SCRIPTS", "/env/a:/env/b"),
-                    ARGS("--host", "::1", "--port", "3333", "--log-level", "debug",
-                         "--scripts", "/flag/a")),
-               0);
+  CHECK_EQ_INT(
+      load(&c,
+           ENV("MOONWIRE_CONFIG", path, "HOST", "10.0.0.2", "PORT", "2222", "LOG_LEVEL", "error",
+               "MOONWIRE_SCRIPTS", "/env/a:/env/b"),
+           ARGS("--host", "::1", "--port", "3333", "--log-level", "debug", "--scripts", "/flag/a")),
+      0);
   CHECK_EQ_STR(c.host, "::1");
   CHECK_EQ_INT(c.port, 3333);
   CHECK_EQ_INT(c.log_level, MW_LOG_DEBUG);
@@ -437,7 +437,8 @@ TEST(host_must_be_an_address) {
     mw_config_dispose(&c);
   }
   CHECK_EQ_INT(load_fresh(NOENV, ARGS("--host", "nosuchhost.invalid")), -EINVAL);
-  CHECK_EQ_STR(err, "--host: must be an IPv4 or IPv6 address or localhost (got \"nosuchhost.invalid\")");
+  CHECK_EQ_STR(err,
+               "--host: must be an IPv4 or IPv6 address or localhost (got \"nosuchhost.invalid\")");
   CHECK_EQ_INT(load_fresh(ENV("HOST", "127.0.0.256"), NOARGS), -EINVAL);
   CHECK(contains(err, "HOST: must be an IPv4 or IPv6 address or localhost"));
   CHECK_EQ_INT(load_fresh(ENV("HOST", "[::1]"), NOARGS), -EINVAL);

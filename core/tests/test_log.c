@@ -84,7 +84,8 @@ TEST(long_value_is_cut) {
   big[16383] = 'x';
   big[16384] = '\0';
   t = logged("m", "error", big);
-  CHECK(t != NULL && strstr(t, "more bytes") == NULL && strlen(t) == strlen("msg=m error=") + 16384 + 1);
+  CHECK(t != NULL && strstr(t, "more bytes") == NULL &&
+        strlen(t) == strlen("msg=m error=") + 16384 + 1);
   free(t);
   free(big);
 }
