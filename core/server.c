@@ -272,13 +272,14 @@ static bool list_has_name(const char *list, const char *name, size_t n) {
 /* RFC 9112 §3.2: uri-host [":" port], where an empty value is allowed (a
  * target without authority). Anything else, and a second Host line, is 400:
  * the proxies in front may read such a request differently than we do. */
-static const char *host_problem(const mw_req_t *r) {
+static const char *host_problem(const mw_req_t *r, const char **host) {
   const char *h = NULL;
   for (uint32_t i = 0; i < r->nhdrs; i++) {
     if (strcmp(r->head + r->hdrs[i].name_off, "host") != 0) continue;
     if (h) return "more than one Host header";
     h = r->head + r->hdrs[i].value_off;
   }
+  *host = h;
   if (!h) return r->http10 ? NULL : "missing Host header";
   const char *p = h;
   if (*p == '[') {
@@ -297,9 +298,8 @@ static const char *host_problem(const mw_req_t *r) {
 }
 
 /* Returns NULL when allowed, else the reason for a 403. */
-static const char *check_host_origin(mw_server_t *s, mw_req_t *r) {
+static const char *check_host_origin(mw_server_t *s, mw_req_t *r, const char *host) {
   const mw_config_t *cfg = s->config;
-  const char *host = mw_req_header(r, "host");
   if (host) {
     size_t n = host_name_len(host);
     if (cfg->allowed_hosts ? !list_has_name(cfg->allowed_hosts, host, n)
@@ -360,13 +360,14 @@ static void preflight(mw_server_t *s, mw_conn_t *c) {
 
 void mw_server_dispatch(mw_server_t *s, mw_conn_t *c) {
   mw_req_t *r = c->req;
-  const char *bad_host = host_problem(r);
+  const char *host;
+  const char *bad_host = host_problem(r, &host);
   if (bad_host) {
     c->keep_alive = false;
     mw_server_error(s, c, 400, bad_host);
     return;
   }
-  const char *why = check_host_origin(s, r);
+  const char *why = check_host_origin(s, r, host);
   if (why) {
     mw_server_error(s, c, 403, why);
     return;

@@ -54,14 +54,14 @@ Chan.__index = Chan
 
 function H.new_chan(handle, sid, batch, n)
   return setmetatable({ handle = handle, sid = sid, batch = batch, outstanding = n,
-                        results = {}, mode = "json", headers = {} }, Chan)
+                        results = {}, mode = "json" }, Chan)
 end
 
 function Chan:upgrade()
   if self.mode ~= "json" then return self.mode == "sse" end
   local no = core.session_open_stream(self.sid)
   if not no then self.mode = "gone" return false end
-  local ok = core.session_attach(self.handle, self.sid, no, nil, self.headers)
+  local ok = core.session_attach(self.handle, self.sid, no)
   self.stream = no
   -- Even when the client already left, the stream exists: what we send is
   -- kept for a resume by GET + Last-Event-ID.
@@ -99,12 +99,7 @@ function Chan:finish(response)
     core.respond(self.handle, 202, nil, "")
   else
     local body = self.batch and "[" .. concat(self.results, ",") .. "]" or self.results[1]
-    local h = JSON_HEADERS
-    if next(self.headers) ~= nil then
-      h = { ["Content-Type"] = "application/json" }
-      for k, v in pairs(self.headers) do h[k] = v end
-    end
-    core.respond(self.handle, 200, h, body)
+    core.respond(self.handle, 200, JSON_HEADERS, body)
   end
 end
 
