@@ -353,10 +353,16 @@ end
 local function find_route(method, path)
   local lookup = method == "HEAD" and "GET" or method
   local exact = M.routes[path]
-  if exact and exact[lookup] then return exact[lookup], nil end
+  local found = exact and exact[lookup]
+  -- HEAD is a GET without the body, except on the MCP transports (raw
+  -- routes), where a GET opens a stream or a session: a probe must not.
+  if found and not (found.raw and method == "HEAD") then return found, nil end
   local allowed = {}
   if exact then
-    for m in pairs(exact) do allowed[#allowed + 1] = m end
+    for m, r in pairs(exact) do
+      allowed[#allowed + 1] = m
+      if m == "GET" and not r.raw then allowed[#allowed + 1] = "HEAD" end
+    end
   end
   local parts
   for _, r in ipairs(M.patterns) do
@@ -366,15 +372,16 @@ local function find_route(method, path)
       for _, m in ipairs(r.methods) do
         if m == lookup then return r, params end
       end
-      for _, m in ipairs(r.methods) do allowed[#allowed + 1] = m end
+      for _, m in ipairs(r.methods) do
+        allowed[#allowed + 1] = m
+        if m == "GET" then allowed[#allowed + 1] = "HEAD" end
+      end
     end
   end
   if #allowed > 0 then
-    -- Everything a client may send here: HEAD comes with GET, and OPTIONS is
-    -- always answered.
+    -- Everything a client may send here, once each; OPTIONS is always answered.
     local set = { OPTIONS = true }
     for _, m in ipairs(allowed) do set[m] = true end
-    set.HEAD = set.GET
     allowed = {}
     for m in pairs(set) do allowed[#allowed + 1] = m end
     table.sort(allowed)

@@ -99,6 +99,32 @@ describe('Streamable HTTP transport rules (2025 session revisions)', () => {
   before(async () => { srv = await startServer({ scripts: [scriptsDir({ 'tools.lua': TOOLS })] }); });
   after(async () => { assert.equal((await srv.stop()).code, 0); });
 
+  it('an initialize without an id (a notification) is 400 -32600, not a session', async () => {
+    const r = await post(srv, { jsonrpc: '2.0', method: 'initialize',
+      params: { protocolVersion: V, capabilities: {}, clientInfo: { name: 't', version: '1' } } }, { version: null });
+    assert.equal(r.res.status, 400);
+    assert.equal(r.msgs[0].error.code, -32600);
+    assert.match(r.msgs[0].error.message, /initialize must be a request/);
+    assert.equal(r.res.headers.get('mcp-session-id'), null);
+  });
+
+  it('HEAD on /mcp or /sse is 405 and opens nothing: the live GET stream stays', async () => {
+    const sid = await session(srv);
+    const H = { 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': V };
+    const st = await openStream(srv.port, '/mcp', { ...H, Accept: 'text/event-stream' });
+    const sessions = async () => Number(/^moonwire_sessions (\d+)$/m.exec(await (await fetch(srv.url('/metrics'))).text())[1]);
+    const before = await sessions();
+    for (const [p, h] of [['/mcp', { ...H, Accept: 'text/event-stream' }], ['/sse', { Accept: 'text/event-stream' }]]) {
+      const res = await fetch(srv.url(p), { method: 'HEAD', headers: h });
+      assert.equal(res.status, 405, `HEAD ${p}`);
+      assert.doesNotMatch(res.headers.get('allow'), /HEAD/);
+    }
+    await sleep(100);
+    assert.equal(st.closed, false, 'the GET stream was not taken over');
+    assert.equal(await sessions(), before, 'no legacy session was made');
+    closeStream(st);
+  });
+
   it('answers 406 to a POST that does not accept both JSON and SSE', async () => {
     const sid = await session(srv);
     const body = { jsonrpc: '2.0', id: 1, method: 'tools/list' };

@@ -251,7 +251,11 @@ function H.post(req, handle)
       return H.reject(handle, 400, jsonrpc.INVALID_REQUEST, "Invalid Request: initialize must not be batched")
     end
     local kind, err = jsonrpc.classify(first)
-    if kind ~= "request" then return core.respond(handle, 400, JSON_HEADERS, json.encode(jsonrpc.error(nil, err.code, err.message))) end
+    if kind ~= "request" then
+      -- A notification (no id) has no error object: it is still not an initialize.
+      err = err or { code = jsonrpc.INVALID_REQUEST, message = "Invalid Request: initialize must be a request (it has no id)" }
+      return H.reject(handle, 400, err.code, err.message)
+    end
     return initialize(req, handle, first)
   end
 
