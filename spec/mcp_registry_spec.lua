@@ -125,6 +125,35 @@ describe("MCP list methods", function()
     assert.matches("backend down", e.message)
   end)
 
+  it("holds a tool to its output_schema, structured content to objects, and sends empty lists as []", function()
+    local json = mw.json
+    mw.tool { name = "typed", description = "d",
+      output_schema = { type = "object", properties = { items = { type = "array" } }, required = { "items" } },
+      handler = function(args)
+        if args.mode == "text" then return "just text" end
+        if args.mode == "error" then return { content = "failed", is_error = true } end
+        return { structured = { items = {} } }
+      end }
+    mw.tool { name = "loose", description = "d", input_schema = { type = "object", required = {} },
+      handler = function() return { structured = json.array { 1, 2 } } end }
+    local function call(name, args)
+      return protocol.methods["tools/call"]({ name = name, arguments = args or {} }, { state = {} })
+    end
+    -- An empty table where the schema allows only an array goes out as one.
+    assert.equal('{"items":[]}', json.encode(call("typed").structuredContent))
+    local r = call("typed", { mode = "text" })
+    assert.is_true(r.isError)
+    assert.equal("tool produced no structured content", r.content[1].text)
+    r = call("typed", { mode = "error" })
+    assert.is_true(r.isError)
+    assert.equal("failed", r.content[1].text)
+    r = call("loose")
+    assert.is_true(r.isError)
+    assert.equal("tool produced structured content that is not a JSON object", r.content[1].text)
+    local list = json.encode(protocol.methods["tools/list"](nil, { state = {} }))
+    assert.matches('"required":%[%]', list)
+  end)
+
   it("lists an empty registry as empty arrays", function()
     local res = protocol.methods["tools/list"](nil, { state = {} })
     assert.equal('{"tools":[]}', mw.json.encode(res))

@@ -1080,6 +1080,9 @@ local function string_list(x, ptr)
   if not is_array_value(x) then
     bad(ptr, "expected an array of strings")
   end
+  if next(x) == nil and getmetatable(x) == nil then
+    setmetatable(x, array_mt) -- `required = {}` is a list: sent as [], not {}
+  end
   for i = 1, #x do
     if type(x[i]) ~= "string" then
       bad(ptr_join(ptr, i - 1), "expected a string, got " .. type_name(x[i]))
@@ -1143,8 +1146,15 @@ local function type_check(mask, names)
       return wrong(v)
     end
   end
+  -- An empty plain table passes as either; where only an array may be, it is
+  -- marked one, so that it goes out as [] (a tool's structured content), not {}.
+  local array_only = (mask & K_ARRAY) ~= 0 and (mask & K_OBJECT) == 0
   return function(v)
-    if (kind(v) & mask) ~= 0 then
+    local k = kind(v)
+    if (k & mask) ~= 0 then
+      if array_only and k == K_EMPTY and getmetatable(v) == nil then
+        setmetatable(v, array_mt)
+      end
       return true
     end
     return wrong(v)

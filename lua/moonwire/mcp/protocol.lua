@@ -249,10 +249,20 @@ local function handler_failure(what, err)
   return (msg:match("^[^\n]*"))
 end
 
+-- A tool with an output_schema must answer structured content that matches
+-- it (MCP: servers MUST); SDK clients reject a result without it.
+local function no_structured(tool)
+  core.lua_error(("tool '%s' has an output_schema but returned no structured content"):format(tool.name))
+  return tool_error("tool produced no structured content")
+end
+
 -- Shapes what a tool handler returned into a CallToolResult.
 local function tool_result(tool, res, err)
   if res == nil then
     return tool_error(err_text(err, "tool returned nothing"))
+  end
+  if tool.output_schema and (type(res) ~= "table" or res[1] ~= nil or json.is_array(res)) then
+    return no_structured(tool)
   end
   if type(res) == "string" or type(res) == "number" then
     -- resultType = nil sizes the table for the field the stateless
@@ -272,8 +282,15 @@ local function tool_result(tool, res, err)
         core.lua_error(("tool '%s' returned structured content not matching its output_schema: %s"):format(tool.name, verr))
         return tool_error("tool produced invalid structured content")
       end
+    elseif type(structured) ~= "table" or json.is_array(structured) then
+      -- structuredContent is a JSON object in every revision's schema.
+      core.lua_error(("tool '%s' returned structured content that is a %s, not an object"):format(
+        tool.name, type(structured) == "table" and "list" or type(structured)))
+      return tool_error("tool produced structured content that is not a JSON object")
     end
     out.structuredContent = structured
+  elseif tool.output_schema and not out.isError then
+    return no_structured(tool)
   end
   local content = res.content
   if type(content) == "string" then content = { text_content(content) } end
