@@ -857,14 +857,21 @@ typedef struct {
   int cb_ref;     /* registry ref of the Lua callback */
 } lua_job_t;
 
-static void job_done(void *ud, const mw_exec_result_t *r) {
-  lua_job_t *lj = ud;
-  mw_gen_t *g = lj->gen;
-  lua_State *L = g->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lj->cb_ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, lj->cb_ref);
-  mw_list_remove(&lj->link);
-  mw_free(lj);
+/* Runs push(L) with `arg` in a protected call. Results reach Lua from C
+ * callbacks, outside any pcall, and a copy that does not fit under
+ * LUA_MEMORY_MB must fail that one call, not abort the process. Leaves the
+ * result, or nil and the error message, on the stack; returns the count (1|2). */
+static int protected_push(lua_State *L, lua_CFunction push, const void *arg) {
+  lua_pushcfunction(L, push);
+  lua_pushlightuserdata(L, (void *)arg);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static int push_exec_result(lua_State *L) {
+  const mw_exec_result_t *r = lua_touserdata(L, 1);
   lua_createtable(L, 0, 6);
   if (r->signal) {
     lua_pushinteger(L, r->signal);
@@ -881,8 +888,20 @@ static void job_done(void *ud, const mw_exec_result_t *r) {
   lua_setfield(L, -2, "timed_out");
   lua_pushboolean(L, r->truncated);
   lua_setfield(L, -2, "truncated");
+  return 1;
+}
+
+static void job_done(void *ud, const mw_exec_result_t *r) {
+  lua_job_t *lj = ud;
+  mw_gen_t *g = lj->gen;
+  lua_State *L = g->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lj->cb_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lj->cb_ref);
+  mw_list_remove(&lj->link);
+  mw_free(lj);
+  int nargs = protected_push(L, push_exec_result, r);
   mw_gen_ref(g);
-  mw_gen_pcall(g, 1, 0, "exec callback failed");
+  mw_gen_pcall(g, nargs, 0, "exec callback failed");
   mw_gen_unref(g);
 }
 
@@ -937,6 +956,31 @@ typedef struct {
   int cb_ref;
 } lua_fetch_t;
 
+static int push_fetch_result(lua_State *L) {
+  const mw_httpc_result_t *r = lua_touserdata(L, 1);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, r->status);
+  lua_setfield(L, -2, "status");
+  lua_pushlstring(L, r->body, r->body_len);
+  lua_setfield(L, -2, "body");
+  lua_createtable(L, 0, (int)r->nheaders);
+  for (size_t i = 0; i < r->nheaders; i++) {
+    /* Repeated headers are joined with ", ", as for requests. */
+    lua_getfield(L, -1, r->headers[i].name);
+    if (lua_isstring(L, -1)) {
+      lua_pushliteral(L, ", ");
+      lua_pushstring(L, r->headers[i].value);
+      lua_concat(L, 3);
+    } else {
+      lua_pop(L, 1);
+      lua_pushstring(L, r->headers[i].value);
+    }
+    lua_setfield(L, -2, r->headers[i].name);
+  }
+  lua_setfield(L, -2, "headers");
+  return 1;
+}
+
 static void fetch_done(void *ud, const mw_httpc_result_t *r) {
   lua_fetch_t *lf = ud;
   mw_gen_t *g = lf->gen;
@@ -945,34 +989,15 @@ static void fetch_done(void *ud, const mw_httpc_result_t *r) {
   luaL_unref(L, LUA_REGISTRYINDEX, lf->cb_ref);
   mw_list_remove(&lf->link);
   mw_free(lf);
+  int nargs = 2;
   if (r->error) {
     lua_pushnil(L);
     lua_pushstring(L, r->error_msg ? r->error_msg : "request failed");
-  } else {
-    lua_createtable(L, 0, 3);
-    lua_pushinteger(L, r->status);
-    lua_setfield(L, -2, "status");
-    lua_pushlstring(L, r->body, r->body_len);
-    lua_setfield(L, -2, "body");
-    lua_createtable(L, 0, (int)r->nheaders);
-    for (size_t i = 0; i < r->nheaders; i++) {
-      /* Repeated headers are joined with ", ", as for requests. */
-      lua_getfield(L, -1, r->headers[i].name);
-      if (lua_isstring(L, -1)) {
-        lua_pushliteral(L, ", ");
-        lua_pushstring(L, r->headers[i].value);
-        lua_concat(L, 3);
-      } else {
-        lua_pop(L, 1);
-        lua_pushstring(L, r->headers[i].value);
-      }
-      lua_setfield(L, -2, r->headers[i].name);
-    }
-    lua_setfield(L, -2, "headers");
+  } else if (protected_push(L, push_fetch_result, r) == 1) {
     lua_pushnil(L);
   }
   mw_gen_ref(g);
-  mw_gen_pcall(g, 2, 0, "http callback failed");
+  mw_gen_pcall(g, nargs, 0, "http callback failed");
   mw_gen_unref(g);
 }
 

@@ -157,7 +157,7 @@ static int l_fs_list(lua_State *L) {
     names[n++] = mw_strdup(e->d_name);
   }
   closedir(d);
-  qsort(names, n, sizeof *names, cmp_names);
+  if (n > 1) qsort(names, n, sizeof *names, cmp_names); /* names is NULL when n == 0 */
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     char path[PATH_MAX];

@@ -118,7 +118,8 @@ static int push_scripts(lua_State *L, const char *dir, char **err) {
     names[n++] = mw_strdup(e->d_name);
   }
   closedir(d);
-  if (n) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when the directory holds no script */
+  if (n)
+    qsort(names, n, sizeof *names, cmp_str); /* names is NULL when the directory holds no script */
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     lua_pushfstring(L, "%s/%s", dir, names[i]);
@@ -191,7 +192,8 @@ static void *gen_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   void *p;
   if (!ptr) {
     p = pool_get(g, nsize);
-  } else if (old && old <= POOL_MAX_SIZE && nsize <= POOL_MAX_SIZE && pool_class(old) == pool_class(nsize)) {
+  } else if (old && old <= POOL_MAX_SIZE && nsize <= POOL_MAX_SIZE &&
+             pool_class(old) == pool_class(nsize)) {
     p = ptr; /* the block already has its class's full size */
   } else {
     p = realloc(ptr, nsize <= POOL_MAX_SIZE ? (pool_class(nsize) + 1) * 16 : nsize);
@@ -390,14 +392,32 @@ static void push_request(lua_State *L, mw_conn_t *c) {
   lua_setfield(L, -2, "remote_addr");
 }
 
+/* dispatch's arguments, the request table and the handle, built in a
+ * protected call: a request's body copied into Lua may not fit under
+ * LUA_MEMORY_MB, and a memory error outside any pcall aborts the process. */
+static int push_dispatch_args(lua_State *L) {
+  mw_conn_t *c = lua_touserdata(L, 1);
+  push_request(L, c);
+  mw_luacore_push_handle(L, c);
+  return 2;
+}
+
 void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c) {
   lua_State *L = g->L;
   if (!push_runtime_fn(g, "dispatch")) {
     mw_server_error(g->server, c, 500, "no request dispatcher");
     return;
   }
-  push_request(L, c);
-  mw_lhandle_t *h = mw_luacore_push_handle(L, c);
+  lua_pushcfunction(L, push_dispatch_args);
+  lua_pushlightuserdata(L, c);
+  if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
+    mw_log(MW_LOG_WARN, "request refused: its script generation is out of memory", 1, "error",
+           lua_tostring(L, -1));
+    lua_pop(L, 2); /* the error and dispatch */
+    mw_server_error(g->server, c, 503, "script memory full");
+    return;
+  }
+  mw_lhandle_t *h = lua_touserdata(L, -1);
   c->gen = g;
   mw_gen_ref(g);
   if (!mw_gen_pcall(g, 2, 0, "request dispatch failed") && h->conn == c && c->state == MW_CONN_BUSY)

@@ -21,7 +21,7 @@ return function(opts)
   if main then error("mw.exec must be called from a handler or timer", 2) end
   local ok, err = core.exec(opts.argv, opts.stdin, math.floor(opts.timeout_ms or DEFAULT_TIMEOUT_MS),
                             math.floor(opts.max_output or DEFAULT_MAX_OUTPUT),
-                            function(result) runtime.resume(co, result) end)
+                            function(result, e) runtime.resume(co, result, e) end)
   if not ok then return nil, err end
   return runtime.wait()
 end
