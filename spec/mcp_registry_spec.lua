@@ -154,6 +154,26 @@ describe("MCP list methods", function()
     assert.matches('"required":%[%]', list)
   end)
 
+  it("takes lists of content blocks and strings as content, and nothing else", function()
+    local json = mw.json
+    local results = {
+      mixed = { 1, 2, x = 3 }, strings = { "a", "b" }, yes = { content = "x", is_error = "yes" },
+      foreign = setmetatable({ { type = "text", text = "a" } }, {}), numbers = { content = { 1 } },
+    }
+    mw.tool { name = "shape", description = "d", handler = function(args) return results[args.kind] end }
+    local function call(kind)
+      return protocol.methods["tools/call"]({ name = "shape", arguments = { kind = kind } }, { state = {} })
+    end
+    local bad = "tool returned content that is not a list of content blocks"
+    assert.same({ true, bad }, { call("mixed").isError, call("mixed").content[1].text })
+    assert.same({ true, bad }, { call("numbers").isError, call("numbers").content[1].text })
+    local strings = call("strings").content
+    assert.is_true(json.is_array(strings))
+    assert.same({ { type = "text", text = "a" }, { type = "text", text = "b" } }, strings)
+    assert.is_true(call("yes").isError)
+    assert.equal("a", call("foreign").content[1].text)
+  end)
+
   it("lists an empty registry as empty arrays", function()
     local res = protocol.methods["tools/list"](nil, { state = {} })
     assert.equal('{"tools":[]}', mw.json.encode(res))

@@ -40,6 +40,12 @@ describe("routing", function()
     assert.equal("application/json", res.headers["Content-Type"])
     assert.same({ ok = true, list = {} }, mw.json.decode(res.body))
     assert.truthy(res.body:find('"list":[]', 1, true))
+    -- A Content-Type the handler set, in any case, is the only one.
+    mw.route { path = "/jt", handler = function()
+      return { headers = { ["content-type"] = "application/vnd.x+json" }, json = { ok = true } }
+    end }
+    res = dispatch("GET", "/jt")
+    assert.same({ ["content-type"] = "application/vnd.x+json" }, res.headers)
   end)
 
   it("extracts :params and * wildcards, unescaped", function()

@@ -261,7 +261,9 @@ function M.send_result(handle, res, err)
     local body = res.body
     if res.json ~= nil then
       body = json.encode(res.json)
-      headers["Content-Type"] = headers["Content-Type"] or "application/json"
+      local set = false -- header names are case-insensitive: content-type counts too
+      for k in pairs(headers) do set = set or k:lower() == "content-type" end
+      if not set then headers["Content-Type"] = "application/json" end
     end
     local status = res.status or 200
     if math.type(status) ~= "integer" or status < 100 or status > 599 then

@@ -249,6 +249,28 @@ local function handler_failure(what, err)
   return (msg:match("^[^\n]*"))
 end
 
+-- A Lua list as a result's content (a new array): strings become text blocks.
+-- Nil when it is not a list of strings and tables (mixed keys, holes, numbers).
+local function content_list(list)
+  local n = #list
+  for k in pairs(list) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then return nil end
+  end
+  local out = setmetatable({}, ARRAY_MT)
+  for i = 1, n do
+    local item = list[i]
+    if type(item) == "string" then
+      item = text_content(item)
+    elseif type(item) ~= "table" then
+      return nil
+    end
+    out[i] = item
+  end
+  return out
+end
+
+local NOT_CONTENT = "tool returned content that is not a list of content blocks"
+
 -- A tool with an output_schema must answer structured content that matches
 -- it (MCP: servers MUST); SDK clients reject a result without it.
 local function no_structured(tool)
@@ -271,8 +293,12 @@ local function tool_result(tool, res, err)
     return { content = setmetatable({ text_content(tostring(res)) }, ARRAY_MT), resultType = nil }
   end
   if type(res) ~= "table" then return tool_error("tool returned a " .. type(res)) end
-  if res[1] ~= nil or json.is_array(res) then return { content = json.array(res) } end
-  local out = { isError = res.is_error or res.isError or nil, _meta = res.meta }
+  if res[1] ~= nil or json.is_array(res) then
+    local list = content_list(res)
+    if not list then return tool_error(NOT_CONTENT) end
+    return { content = list }
+  end
+  local out = { isError = (res.is_error or res.isError) and true or nil, _meta = res.meta }
   local structured = res.structured
   if res.structuredContent ~= nil then structured = res.structuredContent end
   if structured ~= nil then
@@ -304,8 +330,8 @@ local function tool_result(tool, res, err)
     if not ok then return tool_error(handler_failure("tool " .. tool.name, text)) end
     content = { text_content(text) }
   end
-  content = content or {}
-  out.content = json.array(content)
+  out.content = content_list(content or {})
+  if not out.content then return tool_error(NOT_CONTENT) end
   return out
 end
 
