@@ -22,6 +22,11 @@ mw.tool { name = "spin", description = "Sleeps until cancelled (at most 10 s), t
     end
     return "never cancelled"
   end }
+mw.tool { name = "hold", description = "Sleeps until cancelled (at most 10 s)",
+  handler = function(args, ctx)
+    for _ = 1, 200 do if not ctx:sleep(0.05) then return "cancelled" end end
+    return "done"
+  end }
 mw.tool { name = "spin_state", description = "What spin recorded",
   handler = function() return (mw.shared:get("spin.started") or "-") .. "/" .. (mw.shared:get("spin.cancelled") or "-") end }
 mw.tool { name = "logs", description = "Logs once at debug, info, warning and error",
@@ -242,6 +247,33 @@ describe('Streamable HTTP transport rules (2025 session revisions)', () => {
     assert.equal(text(r.msgs[0]), 'older header');
     const bad = await post(srv, call(2, 'echo', { text: 'x' }), { sid, version: '1999-01-01' });
     assert.equal(bad.res.status, 400);
+  });
+
+  it('in a batch, an initialize in any position is -32600', async () => {
+    const sid = await session(srv, { version: '2025-03-26' });
+    const r = await post(srv, [call(1, 'echo', { text: 'one' }), { jsonrpc: '2.0', id: 2, method: 'initialize',
+      params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } } }],
+    { sid, version: '2025-03-26' });
+    const byId = Object.fromEntries(JSON.parse(r.text).map((m) => [m.id, m]));
+    assert.equal(text(byId[1]), 'one');
+    assert.equal(byId[2].error.code, -32600);
+    assert.match(byId[2].error.message, /initialize must not be batched/);
+  });
+
+  it('a second request with the id of one still running is -32600; the first is unharmed', async () => {
+    const sid = await session(srv);
+    const body = JSON.stringify(call(88, 'hold'));
+    const pending = openStream(srv.port, '/mcp', { Accept: ACCEPT, 'Content-Type': 'application/json',
+      'Mcp-Session-Id': sid, 'MCP-Protocol-Version': V }, { method: 'POST', body });
+    await sleep(250);
+    const dup = await post(srv, call(88, 'echo', { text: 'x' }), { sid });
+    assert.equal(dup.msgs[0].id, 88);
+    assert.equal(dup.msgs[0].error.code, -32600);
+    assert.match(dup.msgs[0].error.message, /still in progress/);
+    // The first can still be cancelled by its id.
+    await post(srv, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 88 } }, { sid });
+    const st = await Promise.race([pending, sleep(3000).then(() => null)]);
+    assert.ok(st, 'the first request was cancelled by its id');
   });
 
   it('notifications/cancelled stops a running tool and no response is sent for it', async () => {

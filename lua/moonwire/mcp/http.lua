@@ -144,10 +144,17 @@ local function exchange_failed(err, ex)
 end
 
 function H.run_request(msg, sid, state, chan)
+  local key = sessions.key(sid, msg.id)
+  if sessions.inflight[key] then
+    -- An id names a request until it is answered: a second one could be
+    -- neither cancelled nor told apart from the first.
+    return chan:finish(jsonrpc.error(msg.id, jsonrpc.INVALID_REQUEST,
+                                     "Invalid Request: a request with this id is still in progress"))
+  end
   -- held: the session does not expire while its request runs (respond lets go).
   local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v,
                             request_id = msg.id, can_request = true, msg = msg,
-                            key = sessions.key(sid, msg.id), held = true }, Ex)
+                            key = key, held = true }, Ex)
   core.session_hold(sid, true)
   -- ex is the argument of the task and of its error handler: no closure per request.
   runtime.spawn(run_exchange, exchange_failed, protocol.budget_for(msg), ex)
@@ -269,6 +276,9 @@ function H.post(req, handle)
   local requests, errors = {}, {}
   for _, msg in ipairs(msgs) do
     local kind, err = jsonrpc.classify(msg)
+    if kind == "request" and msg.method == "initialize" then
+      kind, err = nil, { code = jsonrpc.INVALID_REQUEST, message = "Invalid Request: initialize must not be batched" }
+    end
     if not kind then
       errors[#errors + 1] = jsonrpc.error(type(msg) == "table" and jsonrpc.valid_id(msg.id) and msg.id or nil,
                                           err.code, err.message)
