@@ -3,9 +3,9 @@
  * server exists. */
 #include "log.h"
 
-#include <stdbool.h>
-
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -88,6 +88,15 @@ static void put_value(FILE *f, const char *v) {
   fputc('"', f);
 }
 
+/* A key goes out bare, so anything that would end it or read as logfmt
+ * syntax (a script's field name with a space or '=') becomes '_'. */
+static void put_key(FILE *f, const char *k) {
+  fputc(' ', f);
+  for (; *k; k++)
+    fputc(isalnum((unsigned char)*k) || strchr("_.-/", *k) ? *k : '_', f);
+  fputc('=', f);
+}
+
 static void put_head(FILE *f, mw_log_level_t level) {
   struct timespec ts;
   struct tm tm;
@@ -109,7 +118,7 @@ void mw_log(mw_log_level_t level, const char *msg, int nkv, ...) {
     const char *k = va_arg(ap, const char *);
     const char *v = va_arg(ap, const char *);
     if (!v) continue;
-    fprintf(stderr, " %s=", k);
+    put_key(stderr, k);
     put_value(stderr, v);
   }
   va_end(ap);

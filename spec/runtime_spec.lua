@@ -224,6 +224,10 @@ describe("declarations", function()
     assert.matches("exactly one of", err_of(function() mw.route { path = "/x" } end))
     mw.route { path = "/dup", handler = print }
     assert.matches("already defined", err_of(function() mw.route { path = "/dup", handler = print } end))
+    -- The core answers these before any script could.
+    assert.matches("/healthz is served by the core", err_of(function() mw.route { path = "/healthz", handler = print } end))
+    assert.matches("/metrics is served by the core",
+      err_of(function() mw.route { method = "POST", path = "/metrics", handler = print } end))
   end)
 
   it("publishes strings and tables", function()
@@ -232,6 +236,7 @@ describe("declarations", function()
     mw.publish("c", { event = "e", data = { a = 1 } })
     assert.same({ channel = "c", data = "plain" }, core.published[1])
     assert.same({ channel = "c", event = "e", data = '{"a":1}' }, core.published[2])
+    assert.matches("mw.publish: expects the event's data", err_of(function() mw.publish("c", nil) end))
   end)
 
   it("stops script timers when the generation retires", function()

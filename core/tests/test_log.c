@@ -47,6 +47,10 @@ TEST(quoting) {
   t = logged("", "k", "");
   CHECK_EQ_STR(t, "msg=\"\" k=\"\"\n");
   free(t);
+  /* A script's field name cannot break the line. */
+  t = logged("m", "a b=c\"d", "v");
+  CHECK_EQ_STR(t, "msg=m a_b_c_d=v\n");
+  free(t);
 }
 
 TEST(long_value_is_cut) {

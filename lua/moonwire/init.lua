@@ -74,7 +74,8 @@ function mw.route(decl)
   return route
 end
 
-local function event_parts(ev)
+local function event_parts(ev, fn)
+  if ev == nil then error(fn .. ": expects the event's data (a string, or { event = …, data = … })", 3) end
   if type(ev) ~= "table" then return nil, tostring(ev) end
   local data = ev.data
   if type(data) == "table" then data = json.encode(data) end
@@ -85,7 +86,7 @@ end
 --- ev: a string (the data) or { event = "name", data = string|table }.
 function mw.publish(channel, ev)
   if type(channel) ~= "string" or channel == "" then error("mw.publish: channel must be a non-empty string", 2) end
-  local event, data = event_parts(ev)
+  local event, data = event_parts(ev, "mw.publish")
   return core.publish(channel, event, data)
 end
 
@@ -157,7 +158,7 @@ function mw.sessions.open_stream(id) return core.session_open_stream(id) end
 --- Sends an event on stream `no` (0 = the standalone stream); returns its id,
 --- or nil and "no-session" | "unknown-stream" | "stream-ended".
 function mw.sessions.send(id, no, ev)
-  local event, data = event_parts(ev)
+  local event, data = event_parts(ev, "mw.sessions.send")
   return core.session_send(id, no, event, data)
 end
 

@@ -298,7 +298,11 @@ local function split_path(path)
   return parts
 end
 
+-- Paths the core answers before any script sees the request.
+local CORE_PATHS = { ["/healthz"] = true, ["/metrics"] = true }
+
 function M.add_route(route)
+  if CORE_PATHS[route.path] then return nil, ("%s is served by the core"):format(route.path) end
   if route.path:find(":", 1, true) or route.path:find("*", 1, true) then
     route.segments = split_path(route.path)
     M.patterns[#M.patterns + 1] = route
