@@ -7,21 +7,66 @@ local runtime = require "moonwire.runtime"
 local DEFAULT_TIMEOUT_MS = 10000
 local DEFAULT_MAX_OUTPUT = 1024 * 1024
 
+local KNOWN = { argv = true, stdin = true, timeout_ms = true, max_output = true }
+
+-- A handler abandoned while it waits (past its time budget) is never resumed,
+-- and nothing tells the job: the runtime just drops the task. So while jobs
+-- run, a watchdog compares each waiting coroutine with the runtime's task
+-- table and kills the process group of any job whose task is gone. The
+-- runtime's sweeper abandons tasks on a 100 ms tick; this one matches it.
+local WATCH_MS = 100
+local watched = {} -- job id -> { co, task } of the caller waiting for it
+local watchdog = nil
+
+local function watch()
+  for id, w in pairs(watched) do
+    if runtime.tasks[w[1]] ~= w[2] then
+      watched[id] = nil
+      core.exec_cancel(id)
+    end
+  end
+  if next(watched) == nil then
+    watchdog:stop()
+    watchdog = nil
+  end
+end
+
+-- A non-negative whole number of ms/bytes, or the default; fractions round down.
+local function count(opts, key, default)
+  local v = opts[key]
+  if v == nil then return default end
+  local n = type(v) == "number" and v >= 0 and math.tointeger(math.floor(v))
+  if not n then error(("mw.exec: %s must be a number >= 0"):format(key), 3) end
+  return n
+end
+
 --- mw.exec { argv = { "ls", "-l" }, stdin = "…", timeout_ms = 10000, max_output = 1048576 }
 --- -> { status = n | signal = n, stdout, stderr, timed_out, truncated } or nil, err
 return function(opts)
   if type(opts) ~= "table" or type(opts.argv) ~= "table" or #opts.argv == 0 then
     error("mw.exec: expects { argv = { program, args… } }", 2)
   end
+  for k in pairs(opts) do
+    if not KNOWN[k] then error(("mw.exec: unknown option '%s'"):format(tostring(k)), 2) end
+  end
   for i, a in ipairs(opts.argv) do
     if type(a) ~= "string" then error(("mw.exec: argv[%d] must be a string"):format(i), 2) end
   end
   if opts.stdin ~= nil and type(opts.stdin) ~= "string" then error("mw.exec: stdin must be a string", 2) end
+  local timeout_ms = count(opts, "timeout_ms", DEFAULT_TIMEOUT_MS)
+  local max_output = count(opts, "max_output", DEFAULT_MAX_OUTPUT)
   local co, main = coroutine.running()
-  if main then error("mw.exec must be called from a handler or timer", 2) end
-  local ok, err = core.exec(opts.argv, opts.stdin, math.floor(opts.timeout_ms or DEFAULT_TIMEOUT_MS),
-                            math.floor(opts.max_output or DEFAULT_MAX_OUTPUT),
-                            function(result) runtime.resume(co, result) end)
-  if not ok then return nil, err end
+  -- Only the runtime resumes a task with the result: called in a coroutine
+  -- of the script's own, the call could never return.
+  local task = not main and runtime.tasks[co]
+  if not task then error("mw.exec must be called from a handler or timer, not at load time or in a coroutine of the script's own", 2) end
+  local id, err
+  id, err = core.exec(opts.argv, opts.stdin, timeout_ms, max_output, function(result)
+    watched[id] = nil
+    runtime.resume(co, result)
+  end)
+  if not id then return nil, err end
+  watched[id] = { co, task }
+  if not watchdog then watchdog = core.timer(WATCH_MS, true, watch) end
   return runtime.wait()
 end
