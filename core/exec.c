@@ -1,5 +1,7 @@
 /* Subprocess jobs; see exec.h. The job owns its process, three pipes and a
- * timer; it is freed when the last of those handles has closed. */
+ * timer; it is freed when the last of those handles has closed. The child
+ * leads a process group of its own, so a timeout or a cancel reaches whatever
+ * it started as well (a shell's `sleep`, a background job). */
 #include "exec.h"
 
 #include <signal.h>
@@ -34,14 +36,31 @@ static void on_closed(uv_handle_t *h) {
 }
 
 static void close_all(mw_exec_t *j) {
-  uv_handle_t *hs[] = {(uv_handle_t *)&j->proc, (uv_handle_t *)&j->in, (uv_handle_t *)&j->out,
-                       (uv_handle_t *)&j->err, (uv_handle_t *)&j->timer};
+  uv_handle_t *hs[] = {(uv_handle_t *)&j->in, (uv_handle_t *)&j->out, (uv_handle_t *)&j->err,
+                       (uv_handle_t *)&j->timer};
   for (size_t i = 0; i < MW_ARRAY_SIZE(hs); i++)
     if (!uv_is_closing(hs[i])) uv_close(hs[i], on_closed);
+  /* libuv reaps only the children of open process handles: closed before the
+   * exit, the child would stay a zombie. on_child_exit closes it then. */
+  if (j->exited && !uv_is_closing((uv_handle_t *)&j->proc))
+    uv_close((uv_handle_t *)&j->proc, on_closed);
 }
 
+/* SIGKILL to the child's process group (the child is its leader: see
+ * UV_PROCESS_DETACHED below). Once the leader is reaped its pid still names
+ * the group while members remain (Linux does not hand out a pid in use as a
+ * group id). Processes that left the group (their own setsid) are out of
+ * reach: after a timeout we stop waiting for them instead (maybe_done). */
+static void kill_group(mw_exec_t *j) {
+  if (j->proc.pid <= 0) return; /* kill(-0) would be our own group */
+  if (uv_kill(-j->proc.pid, SIGKILL) < 0 && !j->exited) uv_process_kill(&j->proc, SIGKILL);
+}
+
+/* Done when the child has exited and closed its output, or, past the
+ * timeout, as soon as it has exited: whatever still holds the pipes then
+ * (a grandchild outside the group, or one still dying) is not waited for. */
 static void maybe_done(mw_exec_t *j) {
-  if (j->done || !j->exited || j->open_reads > 0) return;
+  if (j->done || !j->exited || (j->open_reads > 0 && !j->timed_out)) return;
   j->done = true;
   if (!j->cancelled) {
     mw_exec_result_t r = {j->status,
@@ -62,7 +81,12 @@ static void on_child_exit(uv_process_t *p, int64_t status, int sig) {
   j->exited = true;
   j->status = status;
   j->signal = sig;
-  uv_timer_stop(&j->timer);
+  if (j->done) { /* cancelled earlier: the handle stayed open only to reap it */
+    uv_close((uv_handle_t *)p, on_closed);
+    return;
+  }
+  /* The timer keeps running: a background grandchild may hold the output
+   * open long after the child itself is gone. */
   maybe_done(j);
 }
 
@@ -97,7 +121,8 @@ static void on_written(uv_write_t *w, int status) {
 static void on_timeout(uv_timer_t *t) {
   mw_exec_t *j = t->data;
   j->timed_out = true;
-  uv_process_kill(&j->proc, SIGKILL);
+  kill_group(j);
+  maybe_done(j); /* the child may have exited already, leaving its output open */
 }
 
 mw_exec_t *mw_exec_start(uv_loop_t *loop, char **argv, const char *stdin_data, size_t stdin_len,
@@ -119,14 +144,22 @@ mw_exec_t *mw_exec_start(uv_loop_t *loop, char **argv, const char *stdin_data, s
       {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->out},
       {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
   };
-  uv_process_options_t opts = {
-      .exit_cb = on_child_exit, .file = argv[0], .args = argv, .stdio_count = 3, .stdio = stdio};
+  /* DETACHED makes the child call setsid(): it leads a new session and
+   * process group, which kill_group() can signal as a whole. uv_spawn returns
+   * only after the exec, so the group exists by then. */
+  uv_process_options_t opts = {.exit_cb = on_child_exit,
+                               .file = argv[0],
+                               .args = argv,
+                               .flags = UV_PROCESS_DETACHED,
+                               .stdio_count = 3,
+                               .stdio = stdio};
   int rc = uv_spawn(loop, &j->proc, &opts);
   if (rc < 0) {
     *err = rc;
-    /* uv_spawn initialised the process handle even on failure; close it too. */
+    /* uv_spawn initialised the process handle even on failure; close it too
+     * (there is no child to reap). */
     j->open_handles++;
-    j->done = j->cancelled = true;
+    j->exited = j->done = j->cancelled = true;
     close_all(j);
     return NULL;
   }
@@ -150,7 +183,8 @@ mw_exec_t *mw_exec_start(uv_loop_t *loop, char **argv, const char *stdin_data, s
 void mw_exec_cancel(mw_exec_t *j) {
   if (!j || j->cancelled) return;
   j->cancelled = true;
-  if (!j->exited) uv_process_kill(&j->proc, SIGKILL);
+  /* Also after the child exited: its background jobs may still run. */
+  kill_group(j);
   if (!j->done) {
     j->done = true;
     close_all(j);

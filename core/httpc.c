@@ -1,5 +1,6 @@
 /* HTTP client jobs; see httpc.h. Lifecycle: resolve -> connect -> write ->
- * read until the response is complete (or EOF) -> callback -> close. */
+ * read until the final response is complete (interim 1xx ones are skipped;
+ * a body without a length ends at EOF) -> callback -> close. */
 #include "httpc.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@ struct mw_httpc {
   size_t *spans; /* owned: offsets into head, name/value pairs */
   size_t nspans, cap;
   bool in_value;
+  bool head_req; /* a HEAD request: the response has no body, whatever its headers say */
   bool complete, done, cancelled, tcp_open, resolving, too_big;
   int open_handles;
   mw_httpc_cb cb;
@@ -115,14 +117,28 @@ static int on_hvalue(llhttp_t *p, const char *at, size_t len) {
   return j->head.len > 65536 ? -1 : 0;
 }
 
+static bool interim(const llhttp_t *p) {
+  /* 101 ends HTTP on this connection; we never ask to switch protocols, so
+   * it is the final answer, unlike 100 Continue, 103 Early Hints, ... */
+  return p->status_code >= 100 && p->status_code < 200 && p->status_code != 101;
+}
+
 static int on_headers_done(llhttp_t *p) {
   mw_httpc_t *j = p->data;
+  if (interim(p)) { /* its headers are not the response's */
+    j->head.len = 0;
+    j->nspans = 0;
+    j->in_value = false;
+    return 0;
+  }
   if (j->nspans % 2) { /* a name without a value */
     mw_buf_append(&j->head, "\0", 1);
     span(j);
   }
   mw_buf_append(&j->head, "\0", 1);
-  return 0;
+  /* 1 tells llhttp there is no body: Content-Length in a response to HEAD
+   * gives the size of what a GET would have returned. */
+  return j->head_req ? 1 : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
@@ -136,7 +152,10 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_complete(llhttp_t *p) {
-  ((mw_httpc_t *)p->data)->complete = true;
+  mw_httpc_t *j = p->data;
+  if (interim(p)) return 0; /* go on to parse the next response */
+  j->complete = true;
+  /* Stop there: anything after the response is not ours to parse. */
   return HPE_PAUSED;
 }
 
@@ -150,12 +169,19 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   mw_httpc_t *j = s->data;
   if (j->done) return;
   if (n < 0) {
-    /* EOF ends a body delimited by the connection closing. */
-    if (n == UV_EOF && llhttp_finish(&j->parser) == HPE_OK && j->parser.status_code)
-      finish(j, 0, NULL);
-    else
-      finish(j, n == UV_EOF ? -EPROTO : (int)n,
-             n == UV_EOF ? "connection closed early" : uv_strerror((int)n));
+    /* EOF ends a body delimited by the connection closing: llhttp_finish
+     * then runs on_complete, whose HPE_PAUSED it returns as is. Any other
+     * EOF (before a final response, inside headers or a sized body) is a
+     * failure. */
+    if (n == UV_EOF) {
+      llhttp_finish(&j->parser);
+      if (j->complete)
+        finish(j, 0, NULL);
+      else
+        finish(j, -EPROTO, "connection closed early");
+    } else {
+      finish(j, (int)n, uv_strerror((int)n));
+    }
     return;
   }
   llhttp_errno_t e = llhttp_execute(&j->parser, buf->base, (size_t)n);
@@ -219,6 +245,7 @@ mw_httpc_t *mw_httpc_start(uv_loop_t *loop, const mw_httpc_req_t *req, mw_httpc_
   j->cb = cb;
   j->ud = ud;
   j->max_body = req->max_body;
+  j->head_req = strcmp(req->method, "HEAD") == 0;
   j->host = mw_strdup(req->host);
   llhttp_settings_init(&j->settings);
   j->settings.on_header_field = on_hfield;

@@ -855,7 +855,10 @@ typedef struct {
   mw_gen_t *gen;  /* borrowed */
   mw_exec_t *job; /* the running job */
   int cb_ref;     /* registry ref of the Lua callback */
+  lua_Integer id; /* names the job to exec_cancel */
 } lua_job_t;
+
+static lua_Integer last_job_id; /* ids are never reused: a stale one matches nothing */
 
 /* Runs push(L) with `arg` in a protected call. Results reach Lua from C
  * callbacks, outside any pcall, and a copy that does not fit under
@@ -905,7 +908,7 @@ static void job_done(void *ud, const mw_exec_result_t *r) {
   mw_gen_unref(g);
 }
 
-/* exec(argv, stdin|nil, timeout_ms, max_output, callback) -> true | nil, err */
+/* exec(argv, stdin|nil, timeout_ms, max_output, callback) -> job id | nil, err */
 static int l_exec(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   size_t in_len = 0;
@@ -942,9 +945,26 @@ static int l_exec(lua_State *L) {
   }
   lua_pushvalue(L, 5);
   lj->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lj->id = ++last_job_id;
   mw_list_push_back(&g->jobs, &lj->link);
-  lua_pushboolean(L, 1);
+  lua_pushinteger(L, lj->id);
   return 1;
+}
+
+/* exec_cancel(id): kills a job whose caller went away; no callback. */
+static int l_exec_cancel(lua_State *L) {
+  lua_Integer id = luaL_checkinteger(L, 1);
+  mw_list_t *pos, *tmp;
+  mw_list_foreach_safe(pos, tmp, &mw_gen_of(L)->jobs) {
+    lua_job_t *lj = mw_container_of(pos, lua_job_t, link);
+    if (lj->id != id) continue;
+    mw_list_remove(&lj->link);
+    mw_exec_cancel(lj->job);
+    luaL_unref(L, LUA_REGISTRYINDEX, lj->cb_ref);
+    mw_free(lj);
+    break;
+  }
+  return 0;
 }
 
 /* ---- HTTP client ------------------------------------------------------ */
@@ -1315,6 +1335,7 @@ int mw_luacore_open(lua_State *L) {
       {"budgeted", l_budgeted},
       {"unslice", l_unslice},
       {"exec", l_exec},
+      {"exec_cancel", l_exec_cancel},
       {"http_request", l_http_request},
       {"sign", l_sign},
       {"verify", l_verify},

@@ -7,21 +7,45 @@ local runtime = require "moonwire.runtime"
 local DEFAULT_TIMEOUT_MS = 10000
 local DEFAULT_MAX_OUTPUT = 1024 * 1024
 
+local KNOWN = { argv = true, stdin = true, timeout_ms = true, max_output = true }
+
+-- A non-negative whole number of ms/bytes, or the default; fractions round down.
+local function count(opts, key, default)
+  local v = opts[key]
+  if v == nil then return default end
+  local n = type(v) == "number" and v >= 0 and math.tointeger(math.floor(v))
+  if not n then error(("mw.exec: %s must be a number >= 0"):format(key), 3) end
+  return n
+end
+
 --- mw.exec { argv = { "ls", "-l" }, stdin = "…", timeout_ms = 10000, max_output = 1048576 }
 --- -> { status = n | signal = n, stdout, stderr, timed_out, truncated } or nil, err
 return function(opts)
   if type(opts) ~= "table" or type(opts.argv) ~= "table" or #opts.argv == 0 then
     error("mw.exec: expects { argv = { program, args… } }", 2)
   end
+  for k in pairs(opts) do
+    if not KNOWN[k] then error(("mw.exec: unknown option '%s'"):format(tostring(k)), 2) end
+  end
   for i, a in ipairs(opts.argv) do
     if type(a) ~= "string" then error(("mw.exec: argv[%d] must be a string"):format(i), 2) end
   end
   if opts.stdin ~= nil and type(opts.stdin) ~= "string" then error("mw.exec: stdin must be a string", 2) end
+  local timeout_ms = count(opts, "timeout_ms", DEFAULT_TIMEOUT_MS)
+  local max_output = count(opts, "max_output", DEFAULT_MAX_OUTPUT)
   local co, main = coroutine.running()
-  if main then error("mw.exec must be called from a handler or timer", 2) end
-  local ok, err = core.exec(opts.argv, opts.stdin, math.floor(opts.timeout_ms or DEFAULT_TIMEOUT_MS),
-                            math.floor(opts.max_output or DEFAULT_MAX_OUTPUT),
-                            function(result, e) runtime.resume(co, result, e) end)
-  if not ok then return nil, err end
+  -- Only the runtime resumes a task with the result: called in a coroutine
+  -- of the script's own, the call could never return.
+  local task = not main and runtime.tasks[co]
+  if not task then error("mw.exec must be called from a handler or timer, not at load time or in a coroutine of the script's own", 2) end
+  local id, err
+  id, err = core.exec(opts.argv, opts.stdin, timeout_ms, max_output, function(result, e)
+    task.cleanup = false
+    runtime.resume(co, result, e)
+  end)
+  if not id then return nil, err end
+  -- A task abandoned past its budget is never resumed: its processes must not
+  -- outlive it (the runtime runs this when the task ends without the result).
+  task.cleanup = function() core.exec_cancel(id) end
   return runtime.wait()
 end

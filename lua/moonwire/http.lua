@@ -16,6 +16,9 @@ local function parse_url(url)
     if url:match("^[hH][tT][tT][pP][sS]://") then return nil, "https is not supported yet" end
     return nil, "url must be http://host[:port]/path"
   end
+  -- Whatever follows the authority starts with "/", "?" or "#": in
+  -- "http://h:8080abc" the port is malformed, not followed by a path "abc".
+  if path ~= "" and not path:find("^[/?#]") then return nil, "url must be http://host[:port]/path" end
   path = path:gsub("#.*$", "")
   if path == "" or path:sub(1, 1) == "?" then path = "/" .. path end
   port = tonumber(port) or 80
@@ -24,6 +27,17 @@ local function parse_url(url)
 end
 M.parse_url = parse_url
 
+local KNOWN = { url = true, method = true, headers = true, body = true, timeout_ms = true, max_body = true }
+
+-- A non-negative whole number of ms/bytes, or the default; fractions round down.
+local function count(opts, key, default)
+  local v = opts[key]
+  if v == nil then return default end
+  local n = type(v) == "number" and v >= 0 and math.tointeger(math.floor(v))
+  if not n then error(("mw.http.request: %s must be a number >= 0"):format(key), 3) end
+  return n
+end
+
 --- mw.http.request { method = "GET", url = "http://…", headers = {…}, body = "…",
 ---                   timeout_ms = 10000, max_body = 8388608 }
 --- -> { status, headers (lower-case names), body } or nil, err
@@ -31,17 +45,25 @@ function M.request(opts)
   if type(opts) ~= "table" or type(opts.url) ~= "string" then
     error("mw.http.request: expects { url = \"http://…\", … }", 2)
   end
+  for k in pairs(opts) do
+    if not KNOWN[k] then error(("mw.http.request: unknown option '%s'"):format(tostring(k)), 2) end
+  end
+  if opts.method ~= nil and type(opts.method) ~= "string" then error("mw.http.request: method must be a string", 2) end
+  if opts.headers ~= nil and type(opts.headers) ~= "table" then error("mw.http.request: headers must be a table", 2) end
+  local body = opts.body
+  if body ~= nil and type(body) ~= "string" then error("mw.http.request: body must be a string", 2) end
+  local timeout_ms = count(opts, "timeout_ms", DEFAULT_TIMEOUT_MS)
+  local max_body = count(opts, "max_body", DEFAULT_MAX_BODY)
   local co, main = coroutine.running()
-  if main then error("mw.http.request must be called from a handler or timer", 2) end
+  -- Only the runtime resumes a task with the result: called in a coroutine
+  -- of the script's own, the call could never return.
+  if main or not runtime.tasks[co] then error("mw.http.request must be called from a handler or timer, not at load time or in a coroutine of the script's own", 2) end
   local host, port, path = parse_url(opts.url)
   if not host then return nil, port end
   local headers = {}
   for k, v in pairs(opts.headers or {}) do headers[tostring(k)] = tostring(v) end
-  local body = opts.body
-  if body ~= nil and type(body) ~= "string" then error("mw.http.request: body must be a string", 2) end
   local ok, err = core.http_request((opts.method or "GET"):upper(), host, port, path, headers, body,
-                                   math.floor(opts.timeout_ms or DEFAULT_TIMEOUT_MS),
-                                   math.floor(opts.max_body or DEFAULT_MAX_BODY),
+                                   timeout_ms, max_body,
                                    function(res, e) runtime.resume(co, res, e) end)
   if not ok then return nil, err end
   return runtime.wait()

@@ -57,7 +57,8 @@ coroutine.wrap = core.budgeted(coroutine.wrap)
 -- suspended past its deadline (sleeping, waiting for a client) is abandoned
 -- by the sweeper the same way.
 
-local tasks = {}          -- co -> { co, on_error, arg, budget_ms, deadline_ms, suspended }
+local tasks = {}          -- co -> { co, on_error, arg, budget_ms, deadline_ms, suspended, no_yield,
+                          --        cleanup = fn run when the task ends however it ends | false }
 local sweeper = nil
 M.tasks = tasks
 
@@ -86,6 +87,12 @@ end
 local function finish(co, task, ok, err)
   tasks[co] = nil
   core.release()
+  local cleanup = task.cleanup -- what the task still owns (a subprocess): it is over
+  if cleanup then
+    task.cleanup = false
+    local cok, e = xpcall(cleanup, traceback)
+    if not cok then core.lua_error(M.describe_error(e)) end
+  end
   if not ok then
     if task.on_error then
       local eok, e = xpcall(task.on_error, traceback, err, task.arg)
@@ -184,7 +191,8 @@ function M.spawn(fn, on_error, budget_ms, ...)
     co = task.co
   else
     co = cocreate(worker)
-    task = { co = co, on_error = false, arg = false, budget_ms = 0, deadline_ms = 0, suspended = false, no_yield = 0 }
+    task = { co = co, on_error = false, arg = false, budget_ms = 0, deadline_ms = 0, suspended = false, no_yield = 0,
+             cleanup = false }
   end
   task.on_error, task.arg = on_error, (...)
   task.budget_ms, task.deadline_ms = budget_ms, core.now() + budget_ms
