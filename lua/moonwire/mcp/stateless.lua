@@ -45,6 +45,14 @@ local CACHEABLE = { ["tools/list"] = true, ["prompts/list"] = true, ["resources/
 
 local STATE_TTL_S = 3600
 
+-- The logLevel error names the valid levels, least severe first.
+local BAD_LEVEL
+do
+  local names = {}
+  for name, rank in pairs(protocol.LEVELS) do names[rank + 1] = name end
+  BAD_LEVEL = "Invalid params: _meta." .. META_LEVEL .. " must be one of " .. table.concat(names, ", ")
+end
+
 local JSON = { ["Content-Type"] = "application/json" }
 
 function S.claims(req, msgs, batch)
@@ -101,6 +109,19 @@ local function b64decode(s)
 end
 S.b64decode = b64decode
 
+-- SEP-2243 value encoding: "=?base64?<standard base64>?=" carries the UTF-8
+-- text in base64 (clients send it for non-ASCII text, text with edge
+-- whitespace, and text that looks like this form itself); any other value is
+-- the text, trimmed. Returns the text, nil for an absent header, or false
+-- when the base64 is invalid.
+local function header_text(raw)
+  local h = trim(raw)
+  if h == nil or byte(h, 1) ~= 61 then return h end -- only a value starting with "=" can be encoded
+  local encoded = h:match("^=%?base64%?(.*)%?=$")
+  if not encoded then return h end
+  return b64decode(encoded) or false
+end
+
 -- The { prop, header name } pairs of a tool's input_schema properties that
 -- carry "x-mcp-header", per properties table (registered schemas are
 -- private copies that never change). Most tools have none.
@@ -134,12 +155,8 @@ local function check_param_headers(req, params)
     if v ~= nil and v ~= json.null then
       local raw = req.headers["mcp-param-" .. hname:lower()]
       if raw == nil then return ("missing Mcp-Param-%s header"):format(hname) end
-      local h = trim(raw)
-      local encoded = h:match("^=%?base64%?(.*)%?=$")
-      if encoded then
-        h = b64decode(encoded)
-        if not h then return ("Mcp-Param-%s: invalid base64"):format(hname) end
-      end
+      local h = header_text(raw)
+      if not h then return ("Mcp-Param-%s: invalid base64"):format(hname) end
       local same
       if type(v) == "number" then same = tonumber(h) == v else same = h == tostring(v) end
       if not same then return ("Mcp-Param-%s does not match the argument '%s'"):format(hname, prop) end
@@ -189,10 +206,18 @@ local function validate(req, handle, msg)
     return false
   end
   local field = NAME_FIELD[msg.method]
-  local hn = field and req.headers["mcp-name"]
-  if field and hn ~= params[field] and trim(hn) ~= params[field] then
-    fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: Mcp-Name must equal params." .. field)
-    return false
+  if field then
+    -- Decoded always, even when the raw value equals the field: a value in
+    -- the encoded form means its decoding, for every reader of the header.
+    local hn = header_text(req.headers["mcp-name"])
+    if hn == false then
+      fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: Mcp-Name: invalid base64")
+      return false
+    end
+    if hn ~= params[field] then
+      fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: Mcp-Name must equal params." .. field)
+      return false
+    end
   end
   if msg.method == "tools/call" then
     local why = check_param_headers(req, params)
@@ -200,6 +225,12 @@ local function validate(req, handle, msg)
       fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: " .. why)
       return false
     end
+  end
+  -- A level we do not know would silently mean "no logs": say so instead.
+  local level = meta[META_LEVEL]
+  if level ~= nil and not (type(level) == "string" and protocol.LEVELS[level]) then
+    fail(handle, 400, id, INVALID_PARAMS, BAD_LEVEL)
+    return false
   end
   return true
 end
@@ -320,12 +351,9 @@ local function discover_result()
   return {
     resultType = "complete",
     supportedVersions = json.array(protocol.VERSIONS),
-    capabilities = {
-      tools = { listChanged = true },
-      resources = { subscribe = true, listChanged = true },
-      prompts = { listChanged = true },
-      completions = json.object({}),
-    },
+    -- The ones initialize declares: logging included, since a request's
+    -- _meta logLevel turns on log notifications here too.
+    capabilities = protocol.capabilities(),
     instructions = protocol.instructions,
     ttlMs = 0, cacheScope = "private",
     _meta = { [META_SERVER] = protocol.server_info },
@@ -336,26 +364,49 @@ local FILTER_KEYS = { toolsListChanged = "notifications/tools/list_changed",
                       promptsListChanged = "notifications/prompts/list_changed",
                       resourcesListChanged = "notifications/resources/list_changed" }
 
+-- Reads a SubscriptionFilter into { want = key -> true, subs = uri -> true,
+-- ack = what the stream will deliver, in the filter's own terms }, or nil
+-- and a message. Keys this server does not know stay out of ack (it cannot
+-- honor them); a known key of the wrong type is an error rather than a guess.
+local function read_filter(filter)
+  if filter == nil then return nil, "notifications filter is required" end
+  if type(filter) ~= "table" or json.is_array(filter) then return nil, "notifications must be an object" end
+  local want, subs, ack = {}, {}, json.object()
+  for k in pairs(FILTER_KEYS) do
+    local v = filter[k]
+    if v ~= nil and type(v) ~= "boolean" then return nil, ("notifications.%s must be a boolean"):format(k) end
+    if v then want[k], ack[k] = true, true end
+  end
+  local list = filter.resourceSubscriptions
+  if list ~= nil then
+    local why = "notifications.resourceSubscriptions must be a list of URI strings"
+    if not json.is_array(list) then return nil, why end
+    local uris = {}
+    for _, uri in ipairs(list) do
+      if type(uri) ~= "string" then return nil, why end
+      if not subs[uri] then
+        subs[uri] = true
+        uris[#uris + 1] = uri
+      end
+    end
+    if uris[1] then ack.resourceSubscriptions = uris end
+  end
+  return { want = want, subs = subs, ack = ack }
+end
+
 -- A listen stream lives in an ephemeral core session (gone when the client
 -- disconnects), so any generation can reach it after a reload.
 local function listen(req, handle, msg)
-  local filter = msg.params.notifications
-  if type(filter) ~= "table" then
-    return fail(handle, 400, msg.id, INVALID_PARAMS, "Invalid params: notifications filter is required")
-  end
-  local want, subs = {}, {}
-  for k in pairs(FILTER_KEYS) do want[k] = filter[k] == true end
-  if type(filter.resourceSubscriptions) == "table" then
-    for _, uri in ipairs(filter.resourceSubscriptions) do subs[uri] = true end
-  end
-  local state = { kind = "listen", v = V, want = want, subs = subs, subid = msg.id }
+  local f, why = read_filter(msg.params.notifications)
+  if not f then return fail(handle, 400, msg.id, INVALID_PARAMS, "Invalid params: " .. why) end
+  local state = { kind = "listen", v = V, want = f.want, subs = f.subs, subid = msg.id }
   local sid = sessions.create(state, false, true)
   if not core.session_attach(handle, sid, 0, nil, nil, false) then
     sessions.destroy(sid)
     return
   end
   core.session_send(sid, 0, nil, json.encode(jsonrpc.notification("notifications/subscriptions/acknowledged", {
-    notifications = filter, _meta = { [META_SUB] = msg.id } })))
+    notifications = f.ack, _meta = { [META_SUB] = msg.id } })))
 end
 
 -- Called by the broadcaster for listen sessions: applies the filter and tags
@@ -436,7 +487,7 @@ function S.post(req, handle, msgs, batch)
 
   local params = msg.params
   local meta = params._meta
-  local level = meta[META_LEVEL]
+  local level = meta[META_LEVEL] -- validated, but a filter may have rewritten the request since
   local name = NAME_FIELD[method] and params[NAME_FIELD[method]] or nil
   local answers = NO_ANSWERS
   if params.requestState ~= nil or params.inputResponses ~= nil then
