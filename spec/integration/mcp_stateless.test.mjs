@@ -22,6 +22,8 @@ mw.prompt { name = "grüße", description = "Greets in German",
   handler = function() return "Sag hallo." end }
 mw.resource { uri = "test://ünïcode", name = "unicode", mime_type = "text/plain",
   handler = function() return "ünïcode text" end }
+mw.resource { uri = "test://broken", name = "broken", mime_type = "text/plain",
+  handler = function() error("backend down") end }
 mw.route { method = "POST", path = "/changed", handler = function()
   return { json = { tools = mw.list_changed("tools"), prompts = mw.list_changed("prompts"),
                     resources = mw.list_changed("resources"),
@@ -210,6 +212,25 @@ describe('2026-07-28: logging', () => {
         assert.equal(r.msg.error.message, 'Invalid params: _meta.io.modelcontextprotocol/logLevel must be one of '
           + 'debug, info, notice, warning, error, critical, alert, emergency');
       }
+    }
+  });
+});
+
+describe('2026-07-28: handler errors stay in-band', () => {
+  let srv;
+  before(async () => { srv = await startServer({ scripts: [scriptsDir({ 's.lua': SCRIPTS })] }); });
+  after(async () => { assert.equal((await srv.stop()).code, 0); });
+
+  it('a failing resource handler is -32603 on 200, which the 2.x client reads as a protocol error', async () => {
+    const r = await post(srv, 'resources/read', { uri: 'test://broken' }, { 'Mcp-Name': 'test://broken' });
+    assert.equal(r.status, 200);
+    assert.equal(r.msg.error.code, -32603);
+    const client = new Client({ name: 'sdk2-errors', version: '2.0.0' }, { capabilities: {}, versionNegotiation: { mode: { pin: NEW } } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(srv.url('/mcp'))));
+    try {
+      await assert.rejects(client.readResource({ uri: 'test://broken' }), (e) => e.code === -32603);
+    } finally {
+      await client.close();
     }
   });
 });

@@ -66,10 +66,12 @@ function S.claims(req, msgs, batch)
   return false
 end
 
+-- Errors a handler produced stay in-band on 200, -32603 included: a client
+-- reads JSON-RPC from a 500 only as a transport failure (the 2.x SDK does),
+-- and the handler's message would be lost.
 local function status_for(code)
   if code == METHOD_NOT_FOUND then return 404 end
   if code == MISSING_CAPABILITY then return 400 end
-  if code == jsonrpc.INTERNAL_ERROR then return 500 end
   return 200
 end
 
