@@ -428,32 +428,44 @@ void mw_gen_activate(mw_gen_t *g) {
   if (push_runtime_fn(g, "activate")) mw_gen_pcall(g, 0, 0, "activate failed");
 }
 
+/* access(hook, batch): builds the records' table and calls the hook, both in
+ * mw_gen_access's protected call (the table may not fit under LUA_MEMORY_MB). */
+static int call_access(lua_State *L) {
+  mw_list_t *batch = lua_touserdata(L, 2);
+  lua_settop(L, 1);
+  lua_newtable(L);
+  lua_Integer i = 0;
+  mw_list_t *pos, *tmp;
+  mw_list_foreach_safe(pos, tmp, batch) {
+    mw_access_t *a = mw_container_of(pos, mw_access_t, link);
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, a->method);
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, a->url);
+    lua_setfield(L, -2, "url");
+    lua_pushinteger(L, a->status);
+    lua_setfield(L, -2, "status");
+    lua_pushinteger(L, (lua_Integer)a->duration_ms);
+    lua_setfield(L, -2, "duration_ms");
+    lua_pushstring(L, a->remote);
+    lua_setfield(L, -2, "remote_addr");
+    if (a->session) {
+      lua_pushstring(L, a->session);
+      lua_setfield(L, -2, "session_id");
+    }
+    lua_rawseti(L, -2, ++i);
+  }
+  lua_call(L, 1, 0);
+  return 0;
+}
+
 void mw_gen_access(mw_gen_t *g, mw_list_t *batch) {
   lua_State *L = g->L;
   if (push_runtime_fn(g, "access")) {
-    lua_newtable(L);
-    lua_Integer i = 0;
-    mw_list_t *pos, *tmp;
-    mw_list_foreach_safe(pos, tmp, batch) {
-      mw_access_t *a = mw_container_of(pos, mw_access_t, link);
-      lua_createtable(L, 0, 6);
-      lua_pushstring(L, a->method);
-      lua_setfield(L, -2, "method");
-      lua_pushstring(L, a->url);
-      lua_setfield(L, -2, "url");
-      lua_pushinteger(L, a->status);
-      lua_setfield(L, -2, "status");
-      lua_pushinteger(L, (lua_Integer)a->duration_ms);
-      lua_setfield(L, -2, "duration_ms");
-      lua_pushstring(L, a->remote);
-      lua_setfield(L, -2, "remote_addr");
-      if (a->session) {
-        lua_pushstring(L, a->session);
-        lua_setfield(L, -2, "session_id");
-      }
-      lua_rawseti(L, -2, ++i);
-    }
-    mw_gen_pcall(g, 1, 0, "access hook failed");
+    lua_pushcfunction(L, call_access);
+    lua_insert(L, -2);
+    lua_pushlightuserdata(L, batch);
+    mw_gen_pcall(g, 2, 0, "access hook failed");
   }
 }
 
