@@ -208,10 +208,11 @@ local function validate(req, handle, msg)
     return false
   end
   local field = NAME_FIELD[msg.method]
-  if field then
-    -- Decoded always, even when the raw value equals the field: a value in
-    -- the encoded form means its decoding, for every reader of the header.
-    local hn = header_text(req.headers["mcp-name"])
+  local raw = field and req.headers["mcp-name"]
+  -- Equal as sent is the usual case. A value in the encoded form means its
+  -- decoding, for every reader of the header, even when it equals the field.
+  if field and (raw == nil or raw ~= params[field] or byte(raw, 1) == 61) then
+    local hn = header_text(raw)
     if hn == false then
       fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: Mcp-Name: invalid base64")
       return false
