@@ -428,6 +428,10 @@ void mw_gen_activate(mw_gen_t *g) {
   if (push_runtime_fn(g, "activate")) mw_gen_pcall(g, 0, 0, "activate failed");
 }
 
+void mw_gen_shutdown(mw_gen_t *g) {
+  if (push_runtime_fn(g, "shutdown")) mw_gen_pcall(g, 0, 0, "shutdown hook failed");
+}
+
 /* access(hook, batch): builds the records' table and calls the hook, both in
  * mw_gen_access's protected call (the table may not fit under LUA_MEMORY_MB). */
 static int call_access(lua_State *L) {

@@ -68,6 +68,11 @@ bool mw_gen_pcall(mw_gen_t *g, int nargs, int nresults, const char *what);
  * layer compares what changed and notifies clients. */
 void mw_gen_activate(mw_gen_t *g);
 
+/* The server begins a graceful shutdown (runtime.shutdown): streams that end
+ * with a final message (a 2026-07-28 listen result) get it now, before the
+ * core's retry hint. */
+void mw_gen_shutdown(mw_gen_t *g);
+
 /* Hands a batch of mw_access_t to runtime.access(records). */
 void mw_gen_access(mw_gen_t *g, mw_list_t *batch);
 

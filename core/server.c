@@ -678,6 +678,7 @@ void mw_server_shutdown(mw_server_t *s) {
   s->shutting_down = true;
   mw_log(MW_LOG_INFO, "shutting down", 0);
   uv_close((uv_handle_t *)&s->listener, NULL);
+  if (s->gen) mw_gen_shutdown(s->gen);
   s->shutdown_deadline_ms = mw_server_now(s) + (uint64_t)s->config->shutdown_timeout_s * 1000;
   uv_timer_start(&s->shutdown_timer, on_shutdown_tick, 0, 50);
 }

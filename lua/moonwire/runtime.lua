@@ -13,6 +13,7 @@ local M = {
   timers = {},        -- script timers, stopped when the generation retires
   session_listeners = {},
   activate_listeners = {},
+  shutdown_listeners = {}, -- fn() when the server begins a graceful shutdown
 }
 
 local function traceback(err)
@@ -607,6 +608,17 @@ function M.activate()
   core.access_hook(#M.response_hooks > 0)
   for _, fn in ipairs(M.activate_listeners) do
     local ok, err = xpcall(fn, traceback)
+    if not ok then core.lua_error(tostring(err)) end
+  end
+end
+
+-- Called by the core when a graceful shutdown begins (SIGTERM/SIGINT), before
+-- it ends the streams. Outside any task: each listener is guarded.
+function M.shutdown()
+  for _, fn in ipairs(M.shutdown_listeners) do
+    core.guard(M.handler_timeout_ms)
+    local ok, err = xpcall(fn, traceback)
+    core.guard(0)
     if not ok then core.lua_error(tostring(err)) end
   end
 end

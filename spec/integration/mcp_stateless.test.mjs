@@ -234,3 +234,17 @@ describe('2026-07-28: handler errors stay in-band', () => {
     }
   });
 });
+
+describe('2026-07-28: a listen stream on shutdown', () => {
+  it('gets its SubscriptionsListenResult, then the retry hint', async () => {
+    const srv = await startServer({ scripts: [scriptsDir({ 's.lua': SCRIPTS })], env: { SSE_RETRY_MS: '2500' } });
+    const st = await listen(srv, { toolsListChanged: true }, 'L9');
+    await waitFor(st, () => dataOf(st).some((m) => m.method === 'notifications/subscriptions/acknowledged'));
+    assert.equal((await srv.stop()).code, 0);
+    await waitFor(st, () => st.closed, 3000);
+    const last = dataOf(st).at(-1);
+    assert.deepEqual(last, { jsonrpc: '2.0', id: 'L9',
+      result: { resultType: 'complete', _meta: { 'io.modelcontextprotocol/subscriptionId': 'L9' } } });
+    assert.equal(st.events.at(-1).retry, '2500');
+  });
+});

@@ -28,6 +28,17 @@ function M.install()
   route("GET", "/sse", legacy.get)
   route("POST", legacy.endpoint, legacy.post)
   runtime.activate_listeners[#runtime.activate_listeners + 1] = M.notify_changes
+  runtime.shutdown_listeners[#runtime.shutdown_listeners + 1] = M.end_listens
+end
+
+--- On a graceful shutdown, each 2026-07-28 listen stream gets its final
+--- result before the core ends it: the subscription ended, not the network.
+function M.end_listens()
+  local stateless = require "moonwire.mcp.stateless"
+  for _, sid in ipairs(core.session_ids()) do
+    local state = sessions.get(sid)
+    if state and state.kind == "listen" then stateless.end_listen(sid, state) end
+  end
 end
 
 -- Sends `msg` to every session that can receive server-initiated messages:

@@ -436,6 +436,18 @@ function S.deliver(sid, state, msg)
   return core.session_send(sid, 0, nil, json.encode(out)) ~= nil
 end
 
+-- A listen stream's end (SubscriptionsListenResult): the response to the
+-- subscriptions/listen request, naming the subscription.
+function S.end_listen(sid, state)
+  local res = jsonrpc.result(state.subid, { resultType = "complete", _meta = { [META_SUB] = state.subid } })
+  if filters.active_out then
+    res = filters.outgoing(res, { transport = "stateless", session_id = sid, protocol_version = V },
+                           "subscriptions/listen")
+    if res == nil then return end
+  end
+  core.session_send(sid, 0, nil, json.encode(res))
+end
+
 -- The task of one request; ex.msg is the request. ex is the argument of
 -- both the task and its error handler: no closure per request.
 local function run_exchange(ex)
