@@ -9,15 +9,6 @@ local DEFAULT_MAX_OUTPUT = 1024 * 1024
 
 local KNOWN = { argv = true, stdin = true, timeout_ms = true, max_output = true }
 
--- A non-negative whole number of ms/bytes, or the default; fractions round down.
-local function count(opts, key, default)
-  local v = opts[key]
-  if v == nil then return default end
-  local n = type(v) == "number" and v >= 0 and math.tointeger(math.floor(v))
-  if not n then error(("mw.exec: %s must be a number >= 0"):format(key), 3) end
-  return n
-end
-
 --- mw.exec { argv = { "ls", "-l" }, stdin = "…", timeout_ms = 10000, max_output = 1048576 }
 --- -> { status = n | signal = n, stdout, stderr, timed_out, truncated } or nil, err
 return function(opts)
@@ -31,8 +22,8 @@ return function(opts)
     if type(a) ~= "string" then error(("mw.exec: argv[%d] must be a string"):format(i), 2) end
   end
   if opts.stdin ~= nil and type(opts.stdin) ~= "string" then error("mw.exec: stdin must be a string", 2) end
-  local timeout_ms = count(opts, "timeout_ms", DEFAULT_TIMEOUT_MS)
-  local max_output = count(opts, "max_output", DEFAULT_MAX_OUTPUT)
+  local timeout_ms = runtime.count_option("mw.exec", opts, "timeout_ms", DEFAULT_TIMEOUT_MS)
+  local max_output = runtime.count_option("mw.exec", opts, "max_output", DEFAULT_MAX_OUTPUT)
   local co, main = coroutine.running()
   -- Only the runtime resumes a task with the result: called in a coroutine
   -- of the script's own, the call could never return.

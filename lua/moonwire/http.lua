@@ -29,15 +29,6 @@ M.parse_url = parse_url
 
 local KNOWN = { url = true, method = true, headers = true, body = true, timeout_ms = true, max_body = true }
 
--- A non-negative whole number of ms/bytes, or the default; fractions round down.
-local function count(opts, key, default)
-  local v = opts[key]
-  if v == nil then return default end
-  local n = type(v) == "number" and v >= 0 and math.tointeger(math.floor(v))
-  if not n then error(("mw.http.request: %s must be a number >= 0"):format(key), 3) end
-  return n
-end
-
 --- mw.http.request { method = "GET", url = "http://…", headers = {…}, body = "…",
 ---                   timeout_ms = 10000, max_body = 8388608 }
 --- -> { status, headers (lower-case names), body } or nil, err
@@ -52,8 +43,8 @@ function M.request(opts)
   if opts.headers ~= nil and type(opts.headers) ~= "table" then error("mw.http.request: headers must be a table", 2) end
   local body = opts.body
   if body ~= nil and type(body) ~= "string" then error("mw.http.request: body must be a string", 2) end
-  local timeout_ms = count(opts, "timeout_ms", DEFAULT_TIMEOUT_MS)
-  local max_body = count(opts, "max_body", DEFAULT_MAX_BODY)
+  local timeout_ms = runtime.count_option("mw.http.request", opts, "timeout_ms", DEFAULT_TIMEOUT_MS)
+  local max_body = runtime.count_option("mw.http.request", opts, "max_body", DEFAULT_MAX_BODY)
   local co, main = coroutine.running()
   -- Only the runtime resumes a task with the result: called in a coroutine
   -- of the script's own, the call could never return.

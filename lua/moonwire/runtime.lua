@@ -41,6 +41,17 @@ function M.describe_error(err)
   return ok and text or "a " .. type(err) .. " that cannot be described"
 end
 
+--- Option `key` of `opts` as a non-negative whole number of ms or bytes (a
+--- fraction rounds down), or `default` when absent; else an error naming
+--- `fn` and the key at the caller's caller.
+function M.count_option(fn, opts, key, default)
+  local v = opts[key]
+  if v == nil then return default end
+  local n = type(v) == "number" and v >= 0 and math.tointeger(math.floor(v))
+  if not n then error(("%s: %s must be a number >= 0"):format(fn, key), 3) end
+  return n
+end
+
 -- Coroutines ---------------------------------------------------------------
 
 -- Task coroutines run unhooked until the core's watch signal arms a check
