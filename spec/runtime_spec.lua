@@ -239,6 +239,30 @@ describe("declarations", function()
     assert.matches("mw.publish: expects the event's data", err_of(function() mw.publish("c", nil) end))
   end)
 
+  it("skips a repeating timer's tick while its last run is still going", function()
+    local core = package.loaded["moonwire.core"]
+    local runtime = require "moonwire.runtime"
+    local runs, wake = 0, nil
+    mw.every(1, function()
+      runs = runs + 1
+      local co = coroutine.running()
+      wake = function() runtime.resume(co) end
+      runtime.wait()
+    end)
+    core.run_timers()
+    core.run_timers() -- the first run still waits: skipped
+    assert.equal(1, runs)
+    wake()
+    core.run_timers()
+    assert.equal(2, runs)
+    -- A run that fails frees the timer too.
+    local fails = 0
+    mw.every(2, function() fails = fails + 1 error("boom") end)
+    core.run_timers()
+    core.run_timers()
+    assert.equal(2, fails)
+  end)
+
   it("stops script timers when the generation retires", function()
     local core = package.loaded["moonwire.core"]
     local runtime = require "moonwire.runtime"

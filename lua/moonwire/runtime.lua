@@ -558,10 +558,20 @@ end
 
 function M.add_timer(seconds, repeating, fn)
   local ms = math.floor(seconds * 1000 + 0.5)
+  -- A repeating timer whose last run is still going (sleeping, waiting on a
+  -- subprocess) skips the tick: runs never pile up behind a slow callback.
+  local busy = false
+  local function run() fn() busy = false end
+  local function failed(err)
+    busy = false
+    core.lua_error(M.describe_error(err))
+  end
   local t
   t = core.timer(ms, repeating, function()
     if not repeating then M.timers[t] = nil end
-    M.spawn(fn)
+    if busy then return end
+    busy = true
+    M.spawn(run, failed)
   end)
   M.timers[t] = true
   return t
