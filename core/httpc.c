@@ -9,6 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* The response head we hold on to; a longer one fails the request. */
+#define HEAD_MAX 65536
+
 struct mw_httpc {
   uv_loop_t *loop;
   uv_getaddrinfo_t gai;
@@ -103,7 +106,7 @@ static int on_hfield(llhttp_t *p, const char *at, size_t len) {
     if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
     mw_buf_append(&j->head, &c, 1);
   }
-  return j->head.len > 65536 ? -1 : 0;
+  return j->head.len > HEAD_MAX ? -1 : 0;
 }
 
 static int on_hvalue(llhttp_t *p, const char *at, size_t len) {
@@ -114,7 +117,7 @@ static int on_hvalue(llhttp_t *p, const char *at, size_t len) {
     j->in_value = true;
   }
   mw_buf_append(&j->head, at, len);
-  return j->head.len > 65536 ? -1 : 0;
+  return j->head.len > HEAD_MAX ? -1 : 0;
 }
 
 static bool interim(const llhttp_t *p) {
@@ -189,7 +192,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     finish(j, 0, NULL);
   } else if (e != HPE_OK) {
     finish(j, -EPROTO,
-           j->too_big ? "response body exceeds max_body" : llhttp_get_error_reason(&j->parser));
+           j->too_big               ? "response body exceeds max_body"
+           : j->head.len > HEAD_MAX ? "response headers exceed 64 KiB"
+                                    : llhttp_get_error_reason(&j->parser));
   }
 }
 
