@@ -261,6 +261,8 @@ describe("declarations", function()
     core.run_timers()
     core.run_timers()
     assert.equal(2, fails)
+    -- Its failures name the timer and where it was declared.
+    assert.matches("^mw%.every timer %(.*runtime_spec%.lua:%d+%): .*boom", core.errors[#core.errors])
   end)
 
   it("stops script timers when the generation retires", function()

@@ -99,13 +99,13 @@ end
 function mw.every(seconds, fn)
   check_delay("mw.every", seconds, fn)
   if seconds <= 0 then error("mw.every: seconds must be > 0", 2) end
-  return runtime.add_timer(seconds, true, fn)
+  return runtime.add_timer(seconds, true, fn, ("mw.every timer (%s)"):format(script_frame()))
 end
 
 --- Calls fn once after `seconds`, unless the scripts reload first.
 function mw.after(seconds, fn)
   check_delay("mw.after", seconds, fn)
-  return runtime.add_timer(seconds, false, fn)
+  return runtime.add_timer(seconds, false, fn, ("mw.after timer (%s)"):format(script_frame()))
 end
 
 --- Suspends the calling handler or timer for `seconds` without blocking the server.

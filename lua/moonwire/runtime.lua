@@ -556,7 +556,8 @@ end
 
 -- Timers and lifecycle -------------------------------------------------------
 
-function M.add_timer(seconds, repeating, fn)
+-- `where` names the timer in its failures' log lines ("mw.every timer (file:line)").
+function M.add_timer(seconds, repeating, fn, where)
   local ms = math.floor(seconds * 1000 + 0.5)
   -- A repeating timer whose last run is still going (sleeping, waiting on a
   -- subprocess) skips the tick: runs never pile up behind a slow callback.
@@ -564,7 +565,7 @@ function M.add_timer(seconds, repeating, fn)
   local function run() fn() busy = false end
   local function failed(err)
     busy = false
-    core.lua_error(M.describe_error(err))
+    core.lua_error(where and where .. ": " .. M.describe_error(err) or M.describe_error(err))
   end
   local t
   t = core.timer(ms, repeating, function()
