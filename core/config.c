@@ -197,8 +197,7 @@ static int apply_text(mw_config_t *c, const setting_t *s, const char *who, const
                       size_t errlen) {
   uint64_t n;
   int level;
-  struct sockaddr_in in4;
-  struct sockaddr_in6 in6;
+  struct sockaddr_storage addr;
   switch (s->kind) {
   case K_STR:
   case K_CONFIG:
@@ -207,8 +206,7 @@ static int apply_text(mw_config_t *c, const setting_t *s, const char *who, const
     /* A host is checked here, not at bind time: a bad one stops startup
      * before any script loads, with exit status 2 like every other setting.
      * Names other than localhost are not resolved (a server binds an address). */
-    if (s->kind == K_HOST && strcmp(v, "localhost") != 0 && uv_ip4_addr(v, 0, &in4) != 0 &&
-        uv_ip6_addr(v, 0, &in6) != 0)
+    if (s->kind == K_HOST && mw_config_host_addr(v, 0, &addr) < 0)
       return fail(err, errlen, "%s: must be an IPv4 or IPv6 address or localhost (got \"%.*s%s\")",
                   who, ECHO_MAX, v, strlen(v) > ECHO_MAX ? "..." : "");
     set_str(s->kind == K_CONFIG ? &c->config_file : (char **)field(c, s), v);
@@ -607,6 +605,13 @@ done:
     c->argv = argv;
     c->getenv_fn = getenv_fn;
   }
+  return rc;
+}
+
+int mw_config_host_addr(const char *host, int port, struct sockaddr_storage *out) {
+  if (strcmp(host, "localhost") == 0) host = "127.0.0.1";
+  int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)out);
+  if (rc < 0) rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)out);
   return rc;
 }
 

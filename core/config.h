@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "log.h"
 
@@ -69,6 +70,11 @@ int mw_config_load(mw_config_t *c, int argc, char **argv, mw_config_getenv_fn ge
  * `changed` (", "-separated, "" when none): those take a restart to apply. */
 int mw_config_recheck(const mw_config_t *c, char *changed, size_t changed_len, char *err,
                       size_t errlen);
+
+/* The address HOST names, with `port`: an IPv4 or IPv6 literal, or localhost
+ * as 127.0.0.1 (names are not resolved). Returns 0, or a negative libuv error
+ * for anything else. Used to check the setting and to bind it. */
+int mw_config_host_addr(const char *host, int port, struct sockaddr_storage *out);
 
 void mw_config_usage(FILE *out);
 

@@ -551,11 +551,8 @@ int mw_server_start(mw_server_t *s, uv_loop_t *loop, const mw_config_t *cfg) {
   if (mw_server_reload(s, "startup") < 0) return -EINVAL;
 
   struct sockaddr_storage addr;
-  int rc = uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&addr);
-  if (rc < 0) rc = uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&addr);
-  if (rc < 0 && strcmp(cfg->host, "localhost") == 0)
-    rc = uv_ip4_addr("127.0.0.1", cfg->port, (struct sockaddr_in *)&addr);
-  if (rc < 0) return rc; /* config.c accepts only what parses here */
+  int rc = mw_config_host_addr(cfg->host, cfg->port, &addr);
+  if (rc < 0) return rc; /* the setting was checked with this same function */
   s->loopback = is_loopback_host(cfg->host);
   if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) < 0 ||
       (rc = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection)) < 0) {

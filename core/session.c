@@ -140,7 +140,7 @@ void mw_session_hold(mw_session_t *ss, bool on) {
   if (on) {
     if (idle(ss)) mw_tlist_remove(&ss->expiry);
     ss->busy++;
-  } else if (ss->busy > 0 && --ss->busy == 0 && ss->attached == 0) {
+  } else if (ss->busy > 0 && --ss->busy == 0 && idle(ss)) {
     mw_tlist_touch(&ss->server->session_list, &ss->expiry);
   }
 }
@@ -323,7 +323,7 @@ void mw_session__detach(mw_conn_t *c) {
   if (st && st->conn == c) {
     st->conn = NULL;
     if (--ss->attached == 0) {
-      if (ss->busy == 0) mw_tlist_touch(&ss->server->session_list, &ss->expiry);
+      if (idle(ss)) mw_tlist_touch(&ss->server->session_list, &ss->expiry);
       if (ss->ephemeral && !ss->server->closed)
         mw_server_defer(ss->server, destroy_ephemeral, mw_strdup(ss->id));
     }

@@ -15,20 +15,14 @@ return function(opts)
   if type(opts) ~= "table" or type(opts.argv) ~= "table" or #opts.argv == 0 then
     error("mw.exec: expects { argv = { program, args… } }", 2)
   end
-  for k in pairs(opts) do
-    if not KNOWN[k] then error(("mw.exec: unknown option '%s'"):format(tostring(k)), 2) end
-  end
+  runtime.check_options("mw.exec", opts, KNOWN)
   for i, a in ipairs(opts.argv) do
     if type(a) ~= "string" then error(("mw.exec: argv[%d] must be a string"):format(i), 2) end
   end
   if opts.stdin ~= nil and type(opts.stdin) ~= "string" then error("mw.exec: stdin must be a string", 2) end
   local timeout_ms = runtime.count_option("mw.exec", opts, "timeout_ms", DEFAULT_TIMEOUT_MS)
   local max_output = runtime.count_option("mw.exec", opts, "max_output", DEFAULT_MAX_OUTPUT)
-  local co, main = coroutine.running()
-  -- Only the runtime resumes a task with the result: called in a coroutine
-  -- of the script's own, the call could never return.
-  local task = not main and runtime.tasks[co]
-  if not task then error("mw.exec must be called from a handler or timer, not at load time or in a coroutine of the script's own", 2) end
+  local co, task = runtime.running_task("mw.exec")
   local id, err
   id, err = core.exec(opts.argv, opts.stdin, timeout_ms, max_output, function(result, e)
     task.cleanup = false

@@ -8,6 +8,7 @@ local runtime = require "moonwire.runtime"
 local M = {}
 
 local DEFAULT_DEBOUNCE_MS = 100
+local WATCH_OPTIONS = { debounce_ms = true }
 local DEFAULT_MAX_ENTRIES = 10000
 
 local function check_path(fn, path)
@@ -28,9 +29,7 @@ function M.watch(dir, fn, opts)
   if not debounce or debounce < 0 or debounce > 60000 then
     error("mw.watch: debounce_ms must be an integer in 0..60000", 2)
   end
-  for k in pairs(opts or {}) do
-    if k ~= "debounce_ms" then error(("mw.watch: unknown option '%s'"):format(tostring(k)), 2) end
-  end
+  if opts then runtime.check_options("mw.watch", opts, WATCH_OPTIONS) end
   dir = dir:gsub("(.)/+$", "%1")
   return core.fs_watch(dir, debounce, function(name, renamed)
     local path, kind = dir, "overflow"

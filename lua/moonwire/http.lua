@@ -36,19 +36,14 @@ function M.request(opts)
   if type(opts) ~= "table" or type(opts.url) ~= "string" then
     error("mw.http.request: expects { url = \"http://…\", … }", 2)
   end
-  for k in pairs(opts) do
-    if not KNOWN[k] then error(("mw.http.request: unknown option '%s'"):format(tostring(k)), 2) end
-  end
+  runtime.check_options("mw.http.request", opts, KNOWN)
   if opts.method ~= nil and type(opts.method) ~= "string" then error("mw.http.request: method must be a string", 2) end
   if opts.headers ~= nil and type(opts.headers) ~= "table" then error("mw.http.request: headers must be a table", 2) end
   local body = opts.body
   if body ~= nil and type(body) ~= "string" then error("mw.http.request: body must be a string", 2) end
   local timeout_ms = runtime.count_option("mw.http.request", opts, "timeout_ms", DEFAULT_TIMEOUT_MS)
   local max_body = runtime.count_option("mw.http.request", opts, "max_body", DEFAULT_MAX_BODY)
-  local co, main = coroutine.running()
-  -- Only the runtime resumes a task with the result: called in a coroutine
-  -- of the script's own, the call could never return.
-  if main or not runtime.tasks[co] then error("mw.http.request must be called from a handler or timer, not at load time or in a coroutine of the script's own", 2) end
+  local co = runtime.running_task("mw.http.request")
   local host, port, path = parse_url(opts.url)
   if not host then return nil, port end
   local headers = {}

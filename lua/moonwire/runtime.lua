@@ -52,6 +52,15 @@ function M.count_option(fn, opts, key, default)
   return n
 end
 
+--- Raises an error naming `fn` at the caller's caller for a key of `opts`
+--- that `known` (key -> true) does not have: a misspelt option must not be
+--- silently ignored.
+function M.check_options(fn, opts, known)
+  for k in pairs(opts) do
+    if not known[k] then error(("%s: unknown option '%s'"):format(fn, tostring(k)), 3) end
+  end
+end
+
 -- Coroutines ---------------------------------------------------------------
 
 -- Task coroutines run unhooked until the core's watch signal arms a check
@@ -212,6 +221,19 @@ function M.spawn(fn, on_error, budget_ms, ...)
   if not sweeper then sweeper = core.timer(100, true, sweep) end
   M.resume(co, fn, ...)
   return co
+end
+
+--- The running task's coroutine and task, for a call that suspends it until a
+--- core callback resumes it with a result (mw.exec, mw.http.request); else an
+--- error naming `fn` at the caller's caller. Only the runtime resumes a task:
+--- in a coroutine of the script's own the call could never return.
+function M.running_task(fn)
+  local co, main = coroutine.running()
+  local task = not main and tasks[co]
+  if not task then
+    error(fn .. " must be called from a handler or timer, not at load time or in a coroutine of the script's own", 3)
+  end
+  return co, task
 end
 
 -- Suspends the running task until M.resume wakes it, and returns what that
