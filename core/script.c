@@ -19,7 +19,7 @@
 #endif
 
 #include "conn.h"
-#include "jsonwalk.h"
+#include "jsoncodec.h"
 #include "log.h"
 #include "luacore.h"
 #include "luafs.h"
@@ -262,8 +262,8 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, mw_luacore_open);
   lua_setfield(L, -2, "moonwire.core");
-  lua_pushcfunction(L, mw_jsonwalk_open);
-  lua_setfield(L, -2, "moonwire.jsonwalk");
+  lua_pushcfunction(L, mw_jsoncodec_open);
+  lua_setfield(L, -2, "moonwire.jsoncodec");
   lua_pop(L, 2);
   mw_buf_dispose(&path);
 
