@@ -128,24 +128,22 @@ local function respond(ex, res)
   ex.chan:finish(res)
 end
 
--- The task of one request (ex.msg); ex.key names it in sessions.inflight.
+-- The task of one request (ex.msg), tracked as running while it runs.
 local function run_exchange(ex)
-  local k = ex.key
-  sessions.inflight[k] = ex
+  sessions.track(ex.sid, ex.request_id, ex)
   local res = protocol.run(ex.msg, ex)
-  if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+  sessions.untrack(ex.sid, ex.request_id, ex)
   respond(ex, res)
 end
 
 local function exchange_failed(err, ex)
-  if sessions.inflight[ex.key] == ex then sessions.inflight[ex.key] = nil end
+  sessions.untrack(ex.sid, ex.request_id, ex)
   ex.cancelled = true -- anything it still sends is dropped
   respond(ex, protocol.failure_response(ex.msg, err))
 end
 
 function H.run_request(msg, sid, state, chan)
-  local key = sessions.key(sid, msg.id)
-  if sessions.inflight[key] then
+  if sessions.running(sid, msg.id) then
     -- An id names a request until it is answered: a second one could be
     -- neither cancelled nor told apart from the first.
     return chan:finish(jsonrpc.error(msg.id, jsonrpc.INVALID_REQUEST,
@@ -153,8 +151,7 @@ function H.run_request(msg, sid, state, chan)
   end
   -- held: the session does not expire while its request runs (respond lets go).
   local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v,
-                            request_id = msg.id, can_request = true, msg = msg,
-                            key = key, held = true }, Ex)
+                            request_id = msg.id, can_request = true, msg = msg, held = true }, Ex)
   core.session_hold(sid, true)
   -- ex is the argument of the task and of its error handler: no closure per request.
   runtime.spawn(run_exchange, exchange_failed, protocol.budget_for(msg), ex)

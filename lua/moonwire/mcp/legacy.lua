@@ -63,19 +63,18 @@ local function run_request(sid, state, msg)
   end
   local ex = setmetatable({ sid = sid, state = state, version = state.v, request_id = msg.id,
                             can_request = true }, Ex)
-  local k = sessions.key(sid, msg.id)
   -- Held while it runs: the session outlives a dropped stream, and shutdown
   -- keeps the stream that will carry the answer.
   core.session_hold(sid, true)
   local function done()
-    if sessions.inflight[k] == ex then sessions.inflight[k] = nil end
+    sessions.untrack(sid, msg.id, ex)
     if ex.held ~= false then
       ex.held = false
       core.session_hold(sid, false)
     end
   end
   runtime.spawn(function()
-    sessions.inflight[k] = ex
+    sessions.track(sid, msg.id, ex)
     local res = protocol.run(msg, ex)
     done()
     if res then send(sid, res, msg.method) end

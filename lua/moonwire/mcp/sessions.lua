@@ -11,7 +11,7 @@ local S = {
   -- session (as JSON) and is decoded again on its next request, so 10,000
   -- idle sessions cost no Lua memory.
   cache = setmetatable({}, { __mode = "v" }),
-  inflight = {}, -- key(sid, id) -> exchange
+  inflight = {}, -- sid -> { [request id] = exchange }: S.track, S.running
   pending = {},  -- key(sid, id) -> { co = coroutine, timer = timer }
   next_id = 0,
 }
@@ -20,7 +20,32 @@ local S = {
 local function key(sid, id)
   return (sid or "") .. "\0" .. type(id) .. ":" .. tostring(id)
 end
-S.key = key
+
+-- Requests in flight, by session, then by id: a Lua table tells 1 from "1"
+-- by itself, and this costs no string per request (key() costs ~2k
+-- instructions: tostring of an integer is a snprintf).
+function S.running(sid, id)
+  local t = S.inflight[sid]
+  return t and t[id]
+end
+
+function S.track(sid, id, ex)
+  local t = S.inflight[sid]
+  if not t then
+    t = {}
+    S.inflight[sid] = t
+  end
+  t[id] = ex
+end
+
+-- Drops ex if it is still the one running under id.
+function S.untrack(sid, id, ex)
+  local t = S.inflight[sid]
+  if t and t[id] == ex then
+    t[id] = nil
+    if next(t) == nil then S.inflight[sid] = nil end
+  end
+end
 
 -- state = { v = version, caps = clientCapabilities, info = clientInfo,
 --           level = "info", subs = { [uri] = true }, kind = "http"|"legacy"|"listen",
@@ -65,16 +90,14 @@ end
 
 function S.forget(sid)
   S.cache[sid] = nil
-  local prefix = sid .. "\0"
   local running = {}
-  for k, ex in pairs(S.inflight) do
-    if k:sub(1, #prefix) == prefix then running[#running + 1] = ex end
-  end
+  for _, ex in pairs(S.inflight[sid] or running) do running[#running + 1] = ex end
   for _, ex in ipairs(running) do
     ex.cancelled = true
     if ex.waker then ex.waker() end
   end
   -- Resuming a waiter may add entries: collect first, then resolve.
+  local prefix = sid .. "\0"
   local waiting = {}
   for k in pairs(S.pending) do
     if k:sub(1, #prefix) == prefix then waiting[#waiting + 1] = k end
@@ -158,7 +181,7 @@ runtime.cross_handlers["mcp.response"] = function(sid, data)
 end
 
 local function cancel(sid, request_id)
-  local ex = S.inflight[key(sid, request_id)]
+  local ex = S.running(sid, request_id)
   if not ex then return false end
   ex.cancelled = true
   if ex.waker then ex.waker() end
