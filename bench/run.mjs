@@ -35,7 +35,7 @@ const ANCHOR = path.join(ROOT, 'bench/anchors/run-anchor.sh');
 const WRK = path.join(ROOT, 'bench/wrk-toolcall.sh');
 // tools/call: every server takes TOOLCALL_ROUNDS turns of WRK_S seconds (see target4and8).
 const WRK_S = QUICK ? 3 : 5;
-const TOOLCALL_ROUNDS = QUICK ? 1 : 3;
+const TOOLCALL_ROUNDS = QUICK ? 1 : 5;
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const raw = {};

@@ -95,15 +95,15 @@ static void add_utf8(luaL_Buffer *b, unsigned cp) {
  * to the closing quote are pushed in one piece when there is none. */
 static bool string(dec_t *d) {
   const char *s = ++d->p;
-  const char *q = s;
-  while (q < d->end && *q != '"' && *q != '\\')
-    q++;
-  if (q == d->end) return fail(d, "unterminated string", s - 1);
-  if (*q == '"') {
+  const char *q = memchr(s, '"', (size_t)(d->end - s));
+  if (!q) return fail(d, "unterminated string", s - 1);
+  const char *bs = memchr(s, '\\', (size_t)(q - s));
+  if (!bs) {
     lua_pushlstring(d->L, s, (size_t)(q - s));
     d->p = q + 1;
     return true;
   }
+  q = bs;
   luaL_Buffer b;
   luaL_buffinit(d->L, &b);
   luaL_addlstring(&b, s, (size_t)(q - s));
