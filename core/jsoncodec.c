@@ -65,34 +65,35 @@ static int hex4(const char *s) {
   return v;
 }
 
-/* Appends code point cp as UTF-8. */
-static void add_utf8(luaL_Buffer *b, unsigned cp) {
-  char u[4];
-  size_t n;
+/* Writes code point cp as UTF-8 at o; returns the byte after it. */
+static char *put_utf8(char *o, unsigned cp) {
   if (cp < 0x80) {
-    u[0] = (char)cp;
-    n = 1;
+    *o++ = (char)cp;
   } else if (cp < 0x800) {
-    u[0] = (char)(0xC0 | cp >> 6);
-    u[1] = (char)(0x80 | (cp & 0x3F));
-    n = 2;
+    *o++ = (char)(0xC0 | cp >> 6);
+    *o++ = (char)(0x80 | (cp & 0x3F));
   } else if (cp < 0x10000) {
-    u[0] = (char)(0xE0 | cp >> 12);
-    u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-    u[2] = (char)(0x80 | (cp & 0x3F));
-    n = 3;
+    *o++ = (char)(0xE0 | cp >> 12);
+    *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+    *o++ = (char)(0x80 | (cp & 0x3F));
   } else {
-    u[0] = (char)(0xF0 | cp >> 18);
-    u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    u[3] = (char)(0x80 | (cp & 0x3F));
-    n = 4;
+    *o++ = (char)(0xF0 | cp >> 18);
+    *o++ = (char)(0x80 | (cp >> 12 & 0x3F));
+    *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+    *o++ = (char)(0x80 | (cp & 0x3F));
   }
-  luaL_addlstring(b, u, n);
+  return o;
 }
 
+/* cjson's short escapes, by the letter after the backslash. */
+static const char UNESCAPE[128] = {['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+                                   ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t'};
+
 /* The string whose opening quote is at d->p. Escapes are rare, so the bytes up
- * to the closing quote are pushed in one piece when there is none. */
+ * to the closing quote are pushed in one piece when there is none. Otherwise
+ * they are undone into a buffer of the escaped text's size: unescaping never
+ * lengthens (\uXXXX is 6 bytes for at most 3 of UTF-8, a surrogate pair 12
+ * for 4). */
 static bool string(dec_t *d) {
   const char *s = ++d->p;
   const char *q = memchr(s, '"', (size_t)(d->end - s));
@@ -103,69 +104,46 @@ static bool string(dec_t *d) {
     d->p = q + 1;
     return true;
   }
-  q = bs;
-  luaL_Buffer b;
-  luaL_buffinit(d->L, &b);
-  luaL_addlstring(&b, s, (size_t)(q - s));
+  /* The closing quote is the first one after an even run of backslashes. */
+  const char *close = q;
   for (;;) {
-    if (q == d->end) return fail(d, "unterminated string", s - 1);
-    char c = *q;
-    if (c == '"') break;
-    if (c != '\\') {
-      const char *run = q;
-      while (q < d->end && *q != '"' && *q != '\\')
-        q++;
-      luaL_addlstring(&b, run, (size_t)(q - run));
+    const char *k = close;
+    while (k > bs && k[-1] == '\\')
+      k--;
+    if ((close - k) % 2 == 0) break;
+    close = memchr(close + 1, '"', (size_t)(d->end - close - 1));
+    if (!close) return fail(d, "unterminated string", s - 1);
+  }
+  luaL_Buffer b;
+  char *out = luaL_buffinitsize(d->L, &b, (size_t)(close - s));
+  char *o = out;
+  for (q = s; q < close;) {
+    if (*q != '\\') {
+      *o++ = *q++;
       continue;
     }
-    if (d->end - q < 2) return fail(d, "unterminated string", s - 1);
-    switch (q[1]) {
-    case '"':
-      luaL_addchar(&b, '"');
-      break;
-    case '\\':
-      luaL_addchar(&b, '\\');
-      break;
-    case '/':
-      luaL_addchar(&b, '/');
-      break;
-    case 'b':
-      luaL_addchar(&b, '\b');
-      break;
-    case 'f':
-      luaL_addchar(&b, '\f');
-      break;
-    case 'n':
-      luaL_addchar(&b, '\n');
-      break;
-    case 'r':
-      luaL_addchar(&b, '\r');
-      break;
-    case 't':
-      luaL_addchar(&b, '\t');
-      break;
-    case 'u': {
-      int hi = d->end - q >= 6 ? hex4(q + 2) : -1;
-      if (hi < 0) return fail(d, "invalid unicode escape", q);
-      unsigned cp = (unsigned)hi;
-      if (hi >= 0xDC00 && hi <= 0xDFFF) return fail(d, "lone UTF-16 surrogate in escape", q);
-      if (hi >= 0xD800 && hi <= 0xDBFF) {
-        int lo = d->end - q >= 12 && q[6] == '\\' && q[7] == 'u' ? hex4(q + 8) : -1;
-        if (lo < 0xDC00 || lo > 0xDFFF) return fail(d, "lone UTF-16 surrogate in escape", q);
-        cp = 0x10000 + (((unsigned)hi - 0xD800) << 10) + ((unsigned)lo - 0xDC00);
-        q += 6;
-      }
-      add_utf8(&b, cp);
-      q += 4;
-      break;
+    unsigned char c = (unsigned char)q[1];
+    if (c < sizeof UNESCAPE && UNESCAPE[c]) {
+      *o++ = UNESCAPE[c];
+      q += 2;
+      continue;
     }
-    default:
-      return fail(d, "invalid escape in string", q);
+    if (c != 'u') return fail(d, "invalid escape in string", q);
+    int hi = close - q >= 6 ? hex4(q + 2) : -1;
+    if (hi < 0) return fail(d, "invalid unicode escape", q);
+    unsigned cp = (unsigned)hi;
+    if (hi >= 0xDC00 && hi <= 0xDFFF) return fail(d, "lone UTF-16 surrogate in escape", q);
+    if (hi >= 0xD800 && hi <= 0xDBFF) {
+      int lo = close - q >= 12 && q[6] == '\\' && q[7] == 'u' ? hex4(q + 8) : -1;
+      if (lo < 0xDC00 || lo > 0xDFFF) return fail(d, "lone UTF-16 surrogate in escape", q);
+      cp = 0x10000 + (((unsigned)hi - 0xD800) << 10) + ((unsigned)lo - 0xDC00);
+      q += 6;
     }
-    q += 2;
+    o = put_utf8(o, cp);
+    q += 6;
   }
-  luaL_pushresult(&b);
-  d->p = q + 1;
+  luaL_pushresultsize(&b, (size_t)(o - out));
+  d->p = close + 1;
   return true;
 }
 
