@@ -154,6 +154,19 @@ describe("MCP list methods", function()
     assert.matches('"required":%[%]', list)
   end)
 
+  it("cuts a thrown error's text for the client at 4 KiB, never inside a UTF-8 character", function()
+    mw.tool { name = "throws", description = "d", handler = function(args) error(args.text, 0) end }
+    local function text_of(msg)
+      local r = protocol.methods["tools/call"]({ name = "throws", arguments = { text = msg } }, { state = {} })
+      assert.is_true(r.isError)
+      return r.content[1].text
+    end
+    assert.equal("short", text_of("short\nsecond line stays in the log"))
+    assert.equal(string.rep("é", 2048) .. " ... (6000 bytes in all)", text_of(string.rep("é", 3000)))
+    -- Here byte 4096 starts a character: it goes too.
+    assert.equal("x" .. string.rep("é", 2047) .. " ... (6001 bytes in all)", text_of("x" .. string.rep("é", 3000)))
+  end)
+
   it("takes lists of content blocks and strings as content, and nothing else", function()
     local json = mw.json
     local results = {

@@ -240,13 +240,24 @@ local function tool_error(msg)
   return { content = json.array({ text_content(tostring(msg)) }), isError = true }
 end
 
+-- The most of a failed handler's message that goes to the client; the log has
+-- the whole first 16 KiB. A script's error(huge_string) must not become a
+-- multi-MiB answer.
+local MAX_ERROR_TEXT = 4096
+
 local function handler_failure(what, err)
   if type(err) == "table" and err.input_required then error(err, 0) end
   if type(err) == "table" and math.type(err.code) == "integer" then error(err, 0) end
   local msg = runtime.describe_error(err)
   core.lua_error(what .. ": " .. msg)
   -- Only the first line (file:line: message) reaches the client.
-  return (msg:match("^[^\n]*"))
+  local line = msg:match("^[^\n]*")
+  if #line <= MAX_ERROR_TEXT then return line end
+  local cut = MAX_ERROR_TEXT
+  while cut > 0 and line:byte(cut + 1) >= 0x80 and line:byte(cut + 1) < 0xC0 do
+    cut = cut - 1 -- not inside a UTF-8 sequence
+  end
+  return line:sub(1, cut) .. (" ... (%d bytes in all)"):format(#line)
 end
 
 -- A Lua list as a result's content (a new array): strings become text blocks.
