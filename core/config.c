@@ -102,6 +102,8 @@ static const setting_t settings[] = {
      "milliseconds a Lua handler may run (tools can set their own timeout_ms)"},
     {"LUA_MEMORY_MB", "lua_memory_mb", NULL, NULL, K_U32, OFF(lua_memory_mb), 8, 1048576, "512",
      NULL, "memory cap of one script generation, MiB (allocations past it fail)"},
+    {"SHARED_MEMORY_MB", "shared_memory_mb", NULL, NULL, K_U32, OFF(shared_memory_mb), 1, 1048576,
+     "64", NULL, "memory cap of the shared store (mw.shared), MiB (a set past it fails)"},
     {"CORS_ALLOW_ORIGINS", "cors_allow_origins", NULL, NULL, K_STR, OFF(cors_allow_origins), 0, 0,
      "*", "comma list or *, default *", "origins answered with CORS headers"},
     {"ALLOWED_HOSTS", "allowed_hosts", NULL, NULL, K_STR, OFF(allowed_hosts), 0, 0, NULL,

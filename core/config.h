@@ -37,6 +37,7 @@ typedef struct mw_config {
   uint32_t shutdown_timeout_s;  /* SHUTDOWN_TIMEOUT, 0..600, default 10 */
   uint32_t handler_timeout_ms;  /* HANDLER_TIMEOUT_MS, 10..86400000, default 30000 */
   uint32_t lua_memory_mb;       /* LUA_MEMORY_MB, 8..1048576, default 512 */
+  uint32_t shared_memory_mb;    /* SHARED_MEMORY_MB: cap of mw.shared, 1..1048576, default 64 */
   char *cors_allow_origins;     /* owned; CORS_ALLOW_ORIGINS, comma list or "*", default "*" */
   char *allowed_hosts;          /* owned; ALLOWED_HOSTS, comma list, NULL = default rule
                                    (loopback bind: only local hosts; other binds: any) */

@@ -764,7 +764,12 @@ static int l_shared_get(lua_State *L) {
   return 1;
 }
 
-/* shared_set(key, value, ttl_seconds?) ; value nil deletes */
+static int shared_full(lua_State *L) {
+  return luaL_error(L, "mw.shared: the store is full (SHARED_MEMORY_MB=%d)",
+                    (int)server_of(L)->config->shared_memory_mb);
+}
+
+/* shared_set(key, value, ttl_seconds?) ; value nil deletes; raises when full */
 static int l_shared_set(lua_State *L) {
   size_t len, vlen;
   const char *key = luaL_checklstring(L, 1, &len);
@@ -774,25 +779,28 @@ static int l_shared_set(lua_State *L) {
     return 0;
   }
   uint64_t ttl = check_ttl(L, 3);
+  int rc;
   if (lua_isinteger(L, 2)) {
-    int64_t cur;
-    mw_shared_delete(s, key, len);
-    mw_shared_incr(s, key, len, lua_tointeger(L, 2), ttl, &cur);
-    return 0;
+    rc = mw_shared_set_integer(s, key, len, lua_tointeger(L, 2), ttl);
+  } else {
+    luaL_argcheck(L, lua_type(L, 2) == LUA_TSTRING, 2, "value must be a string or an integer");
+    const char *v = lua_tolstring(L, 2, &vlen);
+    rc = mw_shared_set(s, key, len, v, vlen, ttl);
   }
-  luaL_argcheck(L, lua_type(L, 2) == LUA_TSTRING, 2, "value must be a string or an integer");
-  const char *v = lua_tolstring(L, 2, &vlen);
-  mw_shared_set(s, key, len, v, vlen, ttl);
+  if (rc == -ENOSPC) return shared_full(L);
   return 0;
 }
 
-/* shared_incr(key, by?, ttl_seconds?) -> new value | nil, "not an integer" */
+/* shared_incr(key, by?, ttl_seconds?) -> new value | nil, "not an integer";
+ * raises when a new key does not fit */
 static int l_shared_incr(lua_State *L) {
   size_t len;
   const char *key = luaL_checklstring(L, 1, &len);
   lua_Integer by = luaL_optinteger(L, 2, 1);
   int64_t out;
-  if (mw_shared_incr(server_of(L), key, len, by, check_ttl(L, 3), &out) < 0) {
+  int rc = mw_shared_incr(server_of(L), key, len, by, check_ttl(L, 3), &out);
+  if (rc == -ENOSPC) return shared_full(L);
+  if (rc < 0) {
     luaL_pushfail(L);
     lua_pushliteral(L, "not an integer");
     return 2;

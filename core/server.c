@@ -218,6 +218,8 @@ static void metrics(mw_server_t *s, mw_conn_t *c) {
          s->gen ? s->gen->id : 0);
   metric(&b, "moonwire_lua_memory_bytes", "gauge", "Memory held by live script generations.",
          mw_server_lua_memory(s));
+  metric(&b, "moonwire_shared_bytes", "gauge", "Memory held by the shared store (mw.shared).",
+         s->shared_bytes);
   /* Metrics kept by scripts and plugins (tool_metrics): runtime.metrics()
    * returns Prometheus text appended as is. */
   if (s->gen) mw_gen_metrics(s->gen, &b);

@@ -73,6 +73,7 @@ struct mw_server {
   mw_list_t fanout;          /* channels with a fan-out pass due (mw_channel__fan_out) */
   bool fanout_queued;        /* a fan-out slice is deferred */
   mw_hmap_t shared;          /* key -> mw_shared_entry_t (owned through this map) */
+  size_t shared_bytes;       /* what `shared` holds, as mw_shared counts it (SHARED_MEMORY_MB) */
   mw_eventlog_limits_t log_limits;
   mw_cors_t cors;
   llhttp_settings_t parser_settings;

@@ -114,6 +114,7 @@ TEST(defaults) {
   CHECK_EQ_INT(c.shutdown_timeout_s, 10);
   CHECK_EQ_INT(c.handler_timeout_ms, 30000);
   CHECK_EQ_INT(c.lua_memory_mb, 512);
+  CHECK_EQ_INT(c.shared_memory_mb, 64);
   CHECK_EQ_STR(c.cors_allow_origins, "*");
   CHECK(c.allowed_hosts == NULL);
   CHECK(c.allowed_origins == NULL);
@@ -265,6 +266,7 @@ GETTER(keepalive_timeout_s)
 GETTER(shutdown_timeout_s)
 GETTER(handler_timeout_ms)
 GETTER(lua_memory_mb)
+GETTER(shared_memory_mb)
 
 /* Ranges as config.h documents them. */
 static const int_case_t int_cases[] = {
@@ -284,6 +286,7 @@ static const int_case_t int_cases[] = {
     {"SHUTDOWN_TIMEOUT", "shutdown_timeout", 0, 600, get_shutdown_timeout_s},
     {"HANDLER_TIMEOUT_MS", "handler_timeout_ms", 10, 86400000, get_handler_timeout_ms},
     {"LUA_MEMORY_MB", "lua_memory_mb", 8, 1048576, get_lua_memory_mb},
+    {"SHARED_MEMORY_MB", "shared_memory_mb", 1, 1048576, get_shared_memory_mb},
 };
 
 /* Accepts `value` through the environment and checks it was stored. */

@@ -1,6 +1,7 @@
-// What a script generation's memory cap (LUA_MEMORY_MB) and odd arguments must never do: take
-// the server down. A copy into Lua that does not fit (a request body, a subprocess's output)
-// fails that one request or call; everything else keeps being served.
+// What a script generation's memory cap (LUA_MEMORY_MB), the shared store's (SHARED_MEMORY_MB)
+// and odd arguments must never do: take the server down. A copy into Lua that does not fit (a
+// request body, a subprocess's output) or a shared value past the cap fails that one request or
+// call; everything else keeps being served.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -21,14 +22,25 @@ mw.route { path = "/flood", timeout_ms = 20000, handler = function(req)
   return { json = { ok = r ~= nil, err = err } }
 end }
 mw.route { path = "/x", handler = function() return "x" end }
+mw.route { method = "PUT", path = "/shared/:key", handler = function(req)
+  mw.shared:set(req.params.key, req.body)
+  return "stored"
+end }
+mw.route { method = "DELETE", path = "/shared/:key", handler = function(req)
+  return tostring(mw.shared:delete(req.params.key))
+end }
+mw.route { path = "/shared/:key", handler = function(req)
+  local v = mw.shared:get(req.params.key)
+  return v == nil and "none" or tostring(#v)
+end }
 `;
 
 describe('limits: script memory and edge arguments', () => {
   let srv;
   after(async () => { if (srv) assert.equal((await srv.stop()).code, 0); });
 
-  it('starts with an 8 MiB script memory cap', async () => {
-    srv = await startServer({ scripts: [scriptsDir({ 'limits.lua': SCRIPT })], env: { LUA_MEMORY_MB: '8' } });
+  it('starts with an 8 MiB script memory cap and a 1 MiB shared store', async () => {
+    srv = await startServer({ scripts: [scriptsDir({ 'limits.lua': SCRIPT })], env: { LUA_MEMORY_MB: '8', SHARED_MEMORY_MB: '1' } });
   });
 
   it('mw.fs.list of an empty directory, or with max = 0, is an empty list', async () => {
@@ -58,6 +70,27 @@ describe('limits: script memory and edge arguments', () => {
     const r = await (await fetch(srv.url('/flood'))).json();
     assert.equal(r.ok, false);
     assert.match(r.err, /not enough memory/);
+    assert.equal(await (await fetch(srv.url('/x'))).text(), 'x');
+  });
+
+  it('a shared value past SHARED_MEMORY_MB fails that request and changes nothing; a delete makes room', async () => {
+    const put = async (key, kib) => {
+      const r = await fetch(srv.url(`/shared/${key}`), { method: 'PUT', body: 's'.repeat(kib * 1024) });
+      return `${r.status} ${await r.text()}`;
+    };
+    const get = async (key) => (await fetch(srv.url(`/shared/${key}`))).text();
+    for (const key of ['a', 'b', 'c']) assert.equal(await put(key, 300), '200 stored');
+    assert.match(await put('d', 300), /^500 .*internal error/);
+    assert.match(srv.stderr, /mw\.shared: the store is full \(SHARED_MEMORY_MB=1\)/);
+    assert.equal(await get('d'), 'none');
+    assert.equal(await put('a', 300), '200 stored', 'a value replaced by one as large fits');
+    assert.match(await put('a', 500), /^500 .*internal error/);
+    assert.equal(await get('a'), String(300 * 1024), 'the failed set left the old value');
+    const metrics = await (await fetch(srv.url('/metrics'))).text();
+    const bytes = Number(/^moonwire_shared_bytes (\d+)$/m.exec(metrics)[1]);
+    assert.ok(bytes > 900 * 1024 && bytes <= 1024 * 1024, `shared bytes ${bytes}`);
+    assert.equal(await (await fetch(srv.url('/shared/b'), { method: 'DELETE' })).text(), 'true');
+    assert.equal(await put('d', 300), '200 stored');
     assert.equal(await (await fetch(srv.url('/x'))).text(), 'x');
   });
 });
