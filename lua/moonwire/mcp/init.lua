@@ -117,7 +117,10 @@ function M.notify_changes()
     local key = "moonwire.mcp.fp." .. kind
     local old = core.shared_get(key)
     if old ~= fp then
-      core.shared_set(key, fp)
+      -- A full store (SHARED_MEMORY_MB) must not cost the notification: the
+      -- next reload then compares with the older print and tells again.
+      local saved, err = pcall(core.shared_set, key, fp)
+      if not saved then core.lua_error(tostring(err)) end
       if old ~= nil then changed[#changed + 1] = kind end
     end
   end
