@@ -1,19 +1,8 @@
 -- core/tests/test_jsoncodec.c: json.decode with the C codec (fast) against the cjson path (slow),
 -- on fixed, generated and mutated texts. Returns the number of mismatches, each printed.
-local fast, slow = ...
+local fast, slow, util = ...
+local same = util.same
 local bad = 0
-local function same(a, b)
-  if type(a) ~= type(b) or math.type(a) ~= math.type(b) then return false end
-  if type(a) ~= 'table' then
-    if a == 0 and b == 0 and type(a) == 'number' then return 1 / a == 1 / b end
-    return a == b
-  end
-  if fast.is_array(a) ~= slow.is_array(b) then return false end
-  if (getmetatable(a) == nil) ~= (getmetatable(b) == nil) then return false end
-  for k, v in pairs(a) do if not same(v, b[k]) then return false end end
-  for k in pairs(b) do if a[k] == nil then return false end end
-  return true
-end
 local function show(s) return (#s > 60 and s:sub(1, 60) .. '...' or s):gsub('%c', '?') end
 local function check(s, must_fail)
   local a, ea = fast.decode(s)
@@ -77,11 +66,7 @@ _, e = fast.decode('[1')
 if e ~= "expected ',' or ']' at the end of the text (byte 3)" then
   bad = bad + 1 print('message: ' .. tostring(e))
 end
-local seed = 12345
-local function rnd(n)
-  seed = (seed * 1103515245 + 12345) % 2147483648
-  return seed % n + 1
-end
+local rnd = util.random(12345)
 local function ws() local w = { '', '', '', ' ', '\n', '\t ', '\r\n' } return w[rnd(#w)] end
 local chars = { 'a', 'b', 'Z', '0', ' ', '/', '\\\\', '\\"', '\\/', '\\n', '\\t',
   '\\u00e9', '\\uD834\\uDD1E', '\\u0007', '\xc3\xa9', '\t', '\\b', '\\f' }

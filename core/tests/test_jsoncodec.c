@@ -16,9 +16,9 @@
 
 #include "jsoncodec.h"
 
-/* Runs core/tests/<file> with fast (json.lua as the server loads it) and slow
- * (the same file without the codec: cjson and the walks); returns its count of
- * mismatches, each printed. */
+/* Runs core/tests/<file> with fast (json.lua as the server loads it), slow
+ * (the same file without the codec: cjson and the walks) and the helpers of
+ * jsoncodec_util.lua; returns its count of mismatches, each printed. */
 static int compare(const char *file) {
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
@@ -47,7 +47,9 @@ static int compare(const char *file) {
     fprintf(stderr, "%s\n", lua_tostring(L, -1));
   } else {
     lua_insert(L, 1);
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK)
+    snprintf(path, sizeof path, "%s/jsoncodec_util.lua", MW_TESTS_DIR);
+    if (luaL_dofile(L, path) != LUA_OK) fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    if (lua_pcall(L, 3, 1, 0) != LUA_OK)
       fprintf(stderr, "%s\n", lua_tostring(L, -1));
     else
       bad = (int)lua_tointeger(L, -1);
