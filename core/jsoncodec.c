@@ -92,7 +92,7 @@ static const char UNESCAPE[128] = {['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['
 /* The string whose opening quote is at d->p. Escapes are rare, so the bytes up
  * to the closing quote are pushed in one piece when there is none. Otherwise
  * they are undone into a buffer of the escaped text's size: unescaping never
- * lengthens (\uXXXX is 6 bytes for at most 3 of UTF-8, a surrogate pair 12
+ * lengthens (a \u escape is 6 bytes for at most 3 of UTF-8, a surrogate pair 12
  * for 4). */
 static bool string(dec_t *d) {
   const char *s = ++d->p;

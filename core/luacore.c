@@ -902,18 +902,28 @@ static int push_exec_result(lua_State *L) {
   return 1;
 }
 
+/* A finished exec job's or HTTP fetch's callback: pushed from the registry,
+ * its ref dropped, and the record (`link` in one of the generation's lists)
+ * freed before the callback runs and perhaps starts another. */
+static void push_callback(lua_State *L, int cb_ref, mw_list_t *link, void *record) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cb_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, cb_ref);
+  mw_list_remove(link);
+  mw_free(record);
+}
+
+/* Calls that callback with the nargs pushed after it, holding g meanwhile. */
+static void run_callback(mw_gen_t *g, int nargs, const char *what) {
+  mw_gen_ref(g);
+  mw_gen_pcall(g, nargs, 0, what);
+  mw_gen_unref(g);
+}
+
 static void job_done(void *ud, const mw_exec_result_t *r) {
   lua_job_t *lj = ud;
   mw_gen_t *g = lj->gen;
-  lua_State *L = g->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lj->cb_ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, lj->cb_ref);
-  mw_list_remove(&lj->link);
-  mw_free(lj);
-  int nargs = protected_push(L, push_exec_result, r);
-  mw_gen_ref(g);
-  mw_gen_pcall(g, nargs, 0, "exec callback failed");
-  mw_gen_unref(g);
+  push_callback(g->L, lj->cb_ref, &lj->link, lj);
+  run_callback(g, protected_push(g->L, push_exec_result, r), "exec callback failed");
 }
 
 /* exec(argv, stdin|nil, timeout_ms, max_output, callback) -> job id | nil, err */
@@ -1013,10 +1023,7 @@ static void fetch_done(void *ud, const mw_httpc_result_t *r) {
   lua_fetch_t *lf = ud;
   mw_gen_t *g = lf->gen;
   lua_State *L = g->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lf->cb_ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, lf->cb_ref);
-  mw_list_remove(&lf->link);
-  mw_free(lf);
+  push_callback(L, lf->cb_ref, &lf->link, lf);
   int nargs = 2;
   if (r->error) {
     lua_pushnil(L);
@@ -1024,9 +1031,7 @@ static void fetch_done(void *ud, const mw_httpc_result_t *r) {
   } else if (protected_push(L, push_fetch_result, r) == 1) {
     lua_pushnil(L);
   }
-  mw_gen_ref(g);
-  mw_gen_pcall(g, nargs, 0, "http callback failed");
-  mw_gen_unref(g);
+  run_callback(g, nargs, "http callback failed");
 }
 
 /* http_request(method, host, port, path, headers, body, timeout_ms, max_body, cb)

@@ -92,6 +92,10 @@ async function session(srv, { version = V, capabilities = {} } = {}) {
 const call = (id, name, args = {}, meta) => ({ jsonrpc: '2.0', id, method: 'tools/call',
   params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } });
 const text = (msg) => msg.result.content[0].text;
+// A session's POST read as a stream: its head comes only when the tool sends
+// something or ends, so it stays pending while the test acts elsewhere.
+const postStream = (srv, sid, msg) => openStream(srv.port, '/mcp', { Accept: ACCEPT, 'Content-Type': 'application/json',
+  'Mcp-Session-Id': sid, 'MCP-Protocol-Version': V }, { method: 'POST', body: JSON.stringify(msg) });
 const dataOf = (st) => st.events.filter((e) => e.data).map((e) => JSON.parse(e.data));
 // The tool error a result JSON cannot hold becomes, whatever the transport.
 function assertUnencodable(msg, name) {
@@ -262,9 +266,7 @@ describe('Streamable HTTP transport rules (2025 session revisions)', () => {
 
   it('a second request with the id of one still running is -32600; the first is unharmed', async () => {
     const sid = await session(srv);
-    const body = JSON.stringify(call(88, 'hold'));
-    const pending = openStream(srv.port, '/mcp', { Accept: ACCEPT, 'Content-Type': 'application/json',
-      'Mcp-Session-Id': sid, 'MCP-Protocol-Version': V }, { method: 'POST', body });
+    const pending = postStream(srv, sid, call(88, 'hold'));
     await sleep(250);
     const dup = await post(srv, call(88, 'echo', { text: 'x' }), { sid });
     assert.equal(dup.msgs[0].id, 88);
@@ -278,11 +280,8 @@ describe('Streamable HTTP transport rules (2025 session revisions)', () => {
 
   it('notifications/cancelled stops a running tool and no response is sent for it', async () => {
     const sid = await session(srv);
-    const body = JSON.stringify(call(77, 'spin'));
-    // The tool sends nothing while running, so the POST's head comes only
-    // when the request ends: keep it pending and cancel from elsewhere.
-    const pending = openStream(srv.port, '/mcp', { Accept: ACCEPT, 'Content-Type': 'application/json',
-      'Mcp-Session-Id': sid, 'MCP-Protocol-Version': V }, { method: 'POST', body });
+    // The tool sends nothing while running: keep the POST pending and cancel from elsewhere.
+    const pending = postStream(srv, sid, call(77, 'spin'));
     await sleep(250);
     const state0 = await post(srv, call(1, 'spin_state'), { sid });
     assert.equal(text(state0.msgs[0]), 'yes/-', 'spin is running and not yet cancelled');
@@ -328,8 +327,7 @@ describe('Streamable HTTP transport rules (2025 session revisions)', () => {
 
   it('a tool that elicits gets the answer the client POSTs back, and its result arrives on the same stream', async () => {
     const sid = await session(srv, { capabilities: { elicitation: {} } });
-    const st = await openStream(srv.port, '/mcp', { Accept: ACCEPT, 'Content-Type': 'application/json',
-      'Mcp-Session-Id': sid, 'MCP-Protocol-Version': V }, { method: 'POST', body: JSON.stringify(call(9, 'ask')) });
+    const st = await postStream(srv, sid, call(9, 'ask'));
     assert.equal(st.status, 200);
     assert.equal(st.headers['content-type'], 'text/event-stream');
     await waitFor(st, () => dataOf(st).some((m) => m.method === 'elicitation/create'));
