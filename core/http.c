@@ -114,8 +114,14 @@ int mw_req_add_body(mw_req_t *r, const char *at, size_t len, size_t max) {
 }
 
 const char *mw_req_header(const mw_req_t *r, const char *lname) {
-  for (uint32_t i = 0; i < r->nhdrs; i++)
-    if (strcmp(r->head + r->hdrs[i].name_off, lname) == 0) return r->head + r->hdrs[i].value_off;
+  /* Lengths first: most names differ in length, and a request is asked for a
+   * few headers it mostly does not have. */
+  size_t len = strlen(lname);
+  for (uint32_t i = 0; i < r->nhdrs; i++) {
+    const mw_header_span_t *h = &r->hdrs[i];
+    if (h->name_len == len && memcmp(r->head + h->name_off, lname, len) == 0)
+      return r->head + h->value_off;
+  }
   return NULL;
 }
 

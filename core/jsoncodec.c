@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strcache.h"
+
 /* cjson's default nesting limit, which json.lua has always applied. */
 #define MAX_DEPTH 1000
 /* 2^53: integral values within it are exact in a double. */
@@ -31,7 +33,9 @@ typedef struct {
   const char *start; /* the text (borrowed from the Lua string at index 1) */
   const char *p;     /* next byte to read */
   const char *end;
-  int array_mt; /* stack index of the array metatable */
+  int array_mt;           /* stack index of the array metatable */
+  mw_strcache_t *strings; /* borrowed from L; its anchor table at stack index `anchor` */
+  int anchor;
   int depth;
   const char *err; /* static message, set on failure */
   const char *err_at;
@@ -100,7 +104,7 @@ static bool string(dec_t *d) {
   if (!q) return fail(d, "unterminated string", s - 1);
   const char *bs = memchr(s, '\\', (size_t)(q - s));
   if (!bs) {
-    lua_pushlstring(d->L, s, (size_t)(q - s));
+    mw_strcache_push(d->L, d->strings, d->anchor, s, (size_t)(q - s));
     d->p = q + 1;
     return true;
   }
@@ -330,6 +334,8 @@ static int l_decode(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   dec_t d = {.L = L, .start = s, .p = s, .end = s + len, .array_mt = 2};
+  d.strings = mw_strcache_open(L);
+  d.anchor = 3;
   skip_ws(&d);
   bool ok = value(&d);
   if (ok) {
@@ -427,15 +433,18 @@ static void put_float(enc_t *e, double v) {
 static const char SHORT_ESCAPE[] = {['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
                                     ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't'};
 
+/* The bytes put_string escapes: control characters, '"', '\\' and DEL. */
+static const unsigned char ESCAPED[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1};
+
 static void put_string(enc_t *e, const char *s, size_t n) {
   reserve(e, n + 2);
   e->data[e->len++] = '"';
   size_t run = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
-    put(e, s + run, i - run);
-    run = i + 1;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = (unsigned char)s[i++];
+    if (!ESCAPED[c]) continue;
+    put(e, s + run, i - 1 - run);
+    run = i;
     char esc[7];
     size_t len = 2;
     if (c < sizeof SHORT_ESCAPE && SHORT_ESCAPE[c]) {

@@ -23,6 +23,25 @@
 #include "log.h"
 #include "luacore.h"
 #include "luafs.h"
+#include "strcache.h"
+
+/* type(v) as the base library has it, answering with names interned once (its
+ * upvalues): the library's own pushes the name as a C string, and
+ * lua_pushstring finds that in its cache by strcmp, ~140 instructions a call.
+ * A tools/call makes ~16 type() checks. */
+static int fast_type(lua_State *L) {
+  int t = lua_type(L, 1);
+  luaL_argcheck(L, t != LUA_TNONE, 1, "value expected");
+  lua_pushvalue(L, lua_upvalueindex(t + 1));
+  return 1;
+}
+
+static void install_fast_type(lua_State *L) {
+  for (int t = LUA_TNIL; t < LUA_NUMTYPES; t++)
+    lua_pushstring(L, lua_typename(L, t));
+  lua_pushcclosure(L, fast_type, LUA_NUMTYPES);
+  lua_setglobal(L, "type");
+}
 
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
@@ -243,6 +262,7 @@ int mw_gen_new(mw_server_t *s, uint32_t id, mw_gen_t **out, char **err) {
   lua_atpanic(L, on_panic);
   *(mw_gen_t **)lua_getextraspace(L) = g;
   luaL_openlibs(L);
+  install_fast_type(L);
   /* Generational mode: a request's tables die young while sessions, tools
    * and modules live for the generation, and minor collections leave the old
    * part alone. Incremental cycles re-marked it for every request's garbage:
@@ -339,7 +359,9 @@ void mw_gen_retire(mw_gen_t *g) {
   mw_gen_unref(g);
 }
 
-static void push_request(lua_State *L, mw_conn_t *c) {
+/* `strings` is L's string cache, its anchor table at stack index `anchor`:
+ * clients send the same header names and values with every request. */
+static void push_request(lua_State *L, mw_conn_t *c, mw_strcache_t *strings, int anchor) {
   mw_req_t *r = c->req;
   /* 8 fields here and 2 (params, args) from the runtime: sized for all. */
   lua_createtable(L, 0, 10);
@@ -369,9 +391,9 @@ static void push_request(lua_State *L, mw_conn_t *c) {
     for (uint32_t j = 0; j < i && !repeated; j++)
       repeated = r->hdrs[j].name_len == h->name_len &&
                  memcmp(r->head + r->hdrs[j].name_off, name, h->name_len) == 0;
-    lua_pushlstring(L, name, h->name_len);
+    mw_strcache_push(L, strings, anchor, name, h->name_len);
     if (!repeated) {
-      lua_pushlstring(L, r->head + h->value_off, h->value_len);
+      mw_strcache_push(L, strings, anchor, r->head + h->value_off, h->value_len);
       lua_rawset(L, -3);
       continue;
     }
@@ -397,7 +419,8 @@ static void push_request(lua_State *L, mw_conn_t *c) {
  * LUA_MEMORY_MB, and a memory error outside any pcall aborts the process. */
 static int push_dispatch_args(lua_State *L) {
   mw_conn_t *c = lua_touserdata(L, 1);
-  push_request(L, c);
+  mw_strcache_t *strings = mw_strcache_open(L);
+  push_request(L, c, strings, lua_gettop(L));
   mw_luacore_push_handle(L, c);
   return 2;
 }

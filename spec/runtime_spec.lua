@@ -123,6 +123,22 @@ describe("routing", function()
     assert.equal(0, core.holds)
   end)
 
+  it("holds the generation once per suspended task, however often it sleeps, and never for one that did not", function()
+    mw.route { path = "/twice", handler = function(req, ctx) ctx:sleep(0.01) ctx:sleep(0.01) return "rested" end }
+    mw.route { path = "/now", handler = function() return "now" end }
+    assert.equal("now", dispatch("GET", "/now").body)
+    assert.equal(0, core.holds)
+    local answered = #core.responses
+    runtime.dispatch(request("GET", "/twice"), core.handle())
+    assert.equal(1, core.holds)
+    core.run_timers() -- the first sleep ends, the second begins
+    assert.equal(answered, #core.responses)
+    assert.equal(1, core.holds)
+    core.run_timers()
+    assert.equal("rested", core.responses[#core.responses].body)
+    assert.equal(0, core.holds)
+  end)
+
   it("reuses the coroutine of a handler that never suspended, never one that did", function()
     local seen = {}
     mw.route { path = "/quick", handler = function() seen[#seen + 1] = coroutine.running() return "q" end }

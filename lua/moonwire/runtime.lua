@@ -107,7 +107,7 @@ end
 
 local function finish(co, task, ok, err)
   tasks[co] = nil
-  core.release()
+  if task.suspended then core.release() end
   local cleanup = task.cleanup -- what the task still owns (a subprocess): it is over
   if cleanup then
     task.cleanup = false
@@ -168,7 +168,10 @@ function M.resume(co, ...)
   elseif task.no_yield > 0 and not preempted then
     finish(co, task, false, { message = "a message filter yielded; filters must not yield" })
   else
-    task.suspended = true
+    if not task.suspended then
+      task.suspended = true
+      core.hold()
+    end
     if preempted then
       -- Its time slice ran out: let the loop serve others, then continue.
       -- 1 ms, not 0: libuv runs a 0 ms timer added by a timer callback in the
@@ -196,14 +199,15 @@ local function sweep()
 end
 
 -- Runs fn(...) in a task coroutine (new or idle) with a budget of `budget_ms` (default
--- HANDLER_TIMEOUT_MS). The generation is held while it runs, so a reload
--- never closes a state under a handler that is still sleeping. on_error(err, arg)
+-- HANDLER_TIMEOUT_MS). The generation is held from the task's first suspension
+-- to its end, so a reload never closes a state under a handler that is still
+-- sleeping (a task that never suspends runs inside a call the core already
+-- holds the generation for). on_error(err, arg)
 -- gets thrown errors (tables as thrown, strings with traceback) and
 -- { timeout = true, message = … } for a blown budget, and the task's first
 -- argument: callers pass a plain function instead of a closure per task.
 function M.spawn(fn, on_error, budget_ms, ...)
   budget_ms = budget_ms or M.handler_timeout_ms
-  core.hold()
   local n = #idle
   local task = idle[n]
   local co

@@ -19,6 +19,11 @@ mw.route { path = "/headers", handler = function(req)
   return { json = { rep = req.headers["x-rep"], one = req.headers["x-one"], n = (function()
     local n = 0 for _ in pairs(req.headers) do n = n + 1 end return n end)() } }
 end }
+mw.route { path = "/type", handler = function()
+  local ok, err = pcall(type)
+  return { json = { names = { type(nil), type(true), type(1), type("s"), type({}), type(print),
+    type(coroutine.create(print)), type(mw.json.null) }, ok = ok, err = err } }
+end }
 mw.route { path = "/boom", handler = function() error("boom") end }
 mw.route { path = "/bad", handler = function() error({ status = 422, message = "bad thing" }) end }
 `;
@@ -322,6 +327,23 @@ describe('http: core endpoints, routing, parsing, limits', () => {
       'x-rep: b\r\nX-REP: c\r\n\r\n');
     assert.equal(res.status, 200);
     assert.deepEqual(json(res), { rep: 'a, b, c', one: '1', n: 3 });
+  });
+
+  it('header values that change from request to request reach the script as sent', async () => {
+    // The core caches the strings of header names and values it made before.
+    const values = ['1', '22', '1', 'application/json', 'application/jsoN', '', 'x'.repeat(64), 'x'.repeat(65)];
+    for (const v of values) {
+      const res = await once(port, `GET /headers HTTP/1.1\r\nHost: 127.0.0.1\r\nX-One: ${v}\r\n\r\n`);
+      assert.equal(json(res).one, v);
+    }
+  });
+
+  it('type() answers as Lua\'s own, its error included', async () => {
+    const res = await once(port, 'GET /type HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    assert.deepEqual(json(res), {
+      names: ['nil', 'boolean', 'number', 'string', 'table', 'function', 'thread', 'userdata'],
+      ok: false, err: "bad argument #1 to 'type' (value expected)",
+    });
   });
 
   it('a chunked request body in several chunks is reassembled', async () => {

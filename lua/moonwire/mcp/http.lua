@@ -40,6 +40,7 @@ end
 H.has_token = has_token
 
 local JSON_HEADERS = { ["Content-Type"] = "application/json" }
+local NO_ERRORS = setmetatable({}, { __newindex = function() error("NO_ERRORS is read-only", 2) end })
 
 -- An HTTP error whose body is a JSON-RPC error (what SDK clients parse).
 function H.reject(handle, status, code, message, headers)
@@ -52,9 +53,10 @@ end
 local Chan = {}
 Chan.__index = Chan
 
-function H.new_chan(handle, sid, batch, n)
-  return setmetatable({ handle = handle, sid = sid, batch = batch, outstanding = n,
-                        results = {}, mode = "json" }, Chan)
+-- results: the encoded responses of a batch; body: the one of a single request.
+function H.new_chan(handle, sid, batch, n, version)
+  return setmetatable({ handle = handle, sid = sid, batch = batch, outstanding = n, version = version,
+                        results = batch and {} or false, body = false, mode = "json" }, Chan)
 end
 
 function Chan:upgrade()
@@ -90,15 +92,16 @@ function Chan:finish(response)
   if self.mode == "sse" then
     if text then core.session_send(self.sid, self.stream, nil, text) end
   elseif text then
-    self.results[#self.results + 1] = text
+    if self.batch then self.results[#self.results + 1] = text else self.body = text end
   end
   if self.outstanding > 0 then return end
+  local body = self.body
+  if self.batch and self.results[1] then body = "[" .. concat(self.results, ",") .. "]" end
   if self.mode == "sse" then
     core.session_end_stream(self.sid, self.stream)
-  elseif #self.results == 0 then
+  elseif not body then
     core.respond(self.handle, 202, nil, "")
   else
-    local body = self.batch and "[" .. concat(self.results, ",") .. "]" or self.results[1]
     core.respond(self.handle, 200, JSON_HEADERS, body)
   end
 end
@@ -270,13 +273,14 @@ function H.post(req, handle)
       "Invalid Request: batches are only supported in protocol revision 2025-03-26")
   end
 
-  local requests, errors = {}, {}
+  local requests, errors = {}, NO_ERRORS -- errors are rare: their list is made on the first
   for _, msg in ipairs(msgs) do
     local kind, err = jsonrpc.classify(msg)
     if kind == "request" and msg.method == "initialize" then
       kind, err = nil, { code = jsonrpc.INVALID_REQUEST, message = "Invalid Request: initialize must not be batched" }
     end
     if not kind then
+      if errors == NO_ERRORS then errors = {} end
       errors[#errors + 1] = jsonrpc.error(type(msg) == "table" and jsonrpc.valid_id(msg.id) and msg.id or nil,
                                           err.code, err.message)
     elseif kind == "request" then
@@ -294,8 +298,7 @@ function H.post(req, handle)
     local body = batch and json.array(errors) or errors[1]
     return core.respond(handle, 400, JSON_HEADERS, json.encode(body))
   end
-  local chan = H.new_chan(handle, sid, batch, #requests + #errors)
-  chan.version = state.v
+  local chan = H.new_chan(handle, sid, batch, #requests + #errors, state.v)
   for _, e in ipairs(errors) do chan:finish(e) end
   for _, msg in ipairs(requests) do
     if msg.reply then chan:finish(msg.reply) else H.run_request(msg, sid, state, chan) end

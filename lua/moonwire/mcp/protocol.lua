@@ -92,7 +92,25 @@ end
 -- Context ------------------------------------------------------------------
 
 local Ctx = {}
-Ctx.__index = Ctx
+
+-- The request's fields a handler may read, looked up when read: most
+-- handlers read none, and filling all of them into every ctx cost ~1.5k
+-- instructions a call, 1.5% of a tools/call (bench/FINDINGS.md).
+local FIELDS = {
+  session_id = function(ex) return ex.sid end,
+  request_id = function(ex) return ex.request_id end,
+  protocol_version = function(ex) return ex.version end,
+  client_info = function(ex) return ex.state.info end,
+  client_capabilities = function(ex) return ex.state.caps end,
+}
+
+function Ctx.__index(ctx, k)
+  local method = Ctx[k]
+  if method ~= nil then return method end
+  local field = FIELDS[k]
+  if field then return field(rawget(ctx, "_ex")) end
+  return nil
+end
 
 -- Cancelled by notifications/cancelled, by a failure, or — in 2026-07-28,
 -- where a request is its own POST — by the client closing that connection.
@@ -108,20 +126,16 @@ local function gone(ex)
 end
 
 function M.new_ctx(ex, params)
-  local meta = params and params._meta
-  return setmetatable({
-    session_id = ex.sid, request_id = ex.request_id, protocol_version = ex.version,
-    client_info = ex.state.info, client_capabilities = ex.state.caps,
-    meta = meta, _ex = ex, _progress_token = type(meta) == "table" and meta.progressToken or nil,
-    _inputs = 0,
-  }, Ctx)
+  return setmetatable({ meta = params and params._meta, _ex = ex }, Ctx)
 end
 
 --- Sends notifications/progress when the client asked for progress.
 function Ctx:progress(progress, total, message)
-  if self._progress_token == nil or gone(self._ex) then return false end
+  local meta = self.meta
+  local token = type(meta) == "table" and meta.progressToken or nil
+  if token == nil or gone(self._ex) then return false end
   self._ex:emit(jsonrpc.notification("notifications/progress", {
-    progressToken = self._progress_token, progress = progress, total = total, message = message,
+    progressToken = token, progress = progress, total = total, message = message,
   }))
   return true
 end
@@ -206,7 +220,7 @@ function Ctx:ask(requests)
 end
 
 function Ctx:request(method, params, key)
-  self._inputs = self._inputs + 1
+  self._inputs = (self._inputs or 0) + 1
   key = key or ("input_" .. self._inputs)
   local answers, err = self:ask({ [key] = { method = method, params = params } })
   if not answers then return nil, err end

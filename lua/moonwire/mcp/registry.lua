@@ -71,8 +71,19 @@ function R.add_tool(decl)
                  outputSchema = decl.output_schema and copy(decl.output_schema),
                  annotations = decl.annotations and copy(decl.annotations) }
   meta_fields(wire, decl)
+  -- { property, header name, request header key } for each property whose
+  -- schema says "x-mcp-header": arguments a 2026-07-28 request must mirror in
+  -- Mcp-Param-<Name> headers.
+  local header_params = {}
+  for prop, sch in pairs(type(input.properties) == "table" and input.properties or {}) do
+    local hname = type(sch) == "table" and sch["x-mcp-header"]
+    if type(hname) == "string" then
+      header_params[#header_params + 1] = { prop, hname, "mcp-param-" .. hname:lower() }
+    end
+  end
   local tool = { name = decl.name, handler = decl.handler, input_schema = input,
-                 output_schema = decl.output_schema, timeout_ms = decl.timeout_ms, wire = wire }
+                 output_schema = decl.output_schema, timeout_ms = decl.timeout_ms, wire = wire,
+                 header_params = header_params[1] and header_params or false }
   R.tools[decl.name] = tool
   R.tool_list[#R.tool_list + 1] = tool
   return tool

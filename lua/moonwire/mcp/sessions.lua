@@ -38,13 +38,11 @@ function S.track(sid, id, ex)
   t[id] = ex
 end
 
--- Drops ex if it is still the one running under id.
+-- Drops ex if it is still the one running under id. The session's table
+-- stays, empty, until S.forget: making it anew for every request cost more.
 function S.untrack(sid, id, ex)
   local t = S.inflight[sid]
-  if t and t[id] == ex then
-    t[id] = nil
-    if next(t) == nil then S.inflight[sid] = nil end
-  end
+  if t and t[id] == ex then t[id] = nil end
 end
 
 -- state = { v = version, caps = clientCapabilities, info = clientInfo,
@@ -92,6 +90,7 @@ function S.forget(sid)
   S.cache[sid] = nil
   local running = {}
   for _, ex in pairs(S.inflight[sid] or running) do running[#running + 1] = ex end
+  S.inflight[sid] = nil
   for _, ex in ipairs(running) do
     ex.cancelled = true
     if ex.waker then ex.waker() end

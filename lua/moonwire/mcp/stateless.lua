@@ -124,38 +124,18 @@ local function header_text(raw)
   return b64decode(encoded) or false
 end
 
--- The { prop, header name } pairs of a tool's input_schema properties that
--- carry "x-mcp-header", per properties table (registered schemas are
--- private copies that never change). Most tools have none.
-local header_props = setmetatable({}, { __mode = "k" })
-
-local function header_props_of(props)
-  local list = header_props[props]
-  if not list then
-    list = {}
-    for prop, sch in pairs(props) do
-      local hname = type(sch) == "table" and sch["x-mcp-header"]
-      if type(hname) == "string" then list[#list + 1] = { prop, hname } end
-    end
-    header_props[props] = list
-  end
-  return list
-end
-
 -- Mcp-Param-<Name> headers must mirror the tool arguments whose schema says
 -- "x-mcp-header": "<Name>". Returns nil or a mismatch message.
 local function check_param_headers(req, params)
   local tool = registry.tools[params.name] -- string keys only: nil for any other name
-  local props = tool and tool.input_schema.properties
-  if type(props) ~= "table" then return nil end
-  local list = header_props_of(props)
-  if list[1] == nil then return nil end
+  local list = tool and tool.header_params
+  if not list then return nil end
   local args = type(params.arguments) == "table" and params.arguments or {}
-  for _, pair in ipairs(list) do
-    local prop, hname = pair[1], pair[2]
+  for _, p in ipairs(list) do
+    local prop, hname = p[1], p[2]
     local v = args[prop]
     if v ~= nil and v ~= json.null then
-      local raw = req.headers["mcp-param-" .. hname:lower()]
+      local raw = req.headers[p[3]]
       if raw == nil then return ("missing Mcp-Param-%s header"):format(hname) end
       local h = header_text(raw)
       if not h then return ("Mcp-Param-%s: invalid base64"):format(hname) end
@@ -514,12 +494,14 @@ function S.post(req, handle, msgs, batch)
     end
   end
   -- Every field in one constructor: the table is sized once, never rehashed.
+  -- A request is its own session here, so ex is its own state too (v, caps,
+  -- info, level): one table fewer per request.
   local ex = setmetatable({
     handle = handle, mode = "json", method = method, name = name, request_id = id,
-    version = V, can_request = false, responses = answers, msg = msg,
-    state = { v = V, caps = meta[META_CAPS], info = meta[META_INFO],
-              level = protocol.LEVELS[level] and level or nil },
+    version = V, can_request = false, responses = answers, msg = msg, state = false,
+    v = V, caps = meta[META_CAPS], info = meta[META_INFO], level = protocol.LEVELS[level] and level or nil,
   }, Ex)
+  ex.state = ex
   runtime.spawn(run_exchange, exchange_failed, protocol.budget_for(msg), ex)
 end
 
