@@ -123,6 +123,7 @@ function Ex:close_stream()
 end
 
 local function respond(ex, res)
+  ex.answered = true
   if ex.held then
     ex.held = false
     core.session_hold(ex.sid, false)
@@ -131,9 +132,8 @@ local function respond(ex, res)
   ex.chan:finish(res)
 end
 
--- The task of one request (ex.msg), tracked as running while it runs.
+-- The task of one request (ex.msg), tracked as running (by run_request) until it ends.
 local function run_exchange(ex)
-  sessions.track(ex.sid, ex.request_id, ex)
   local res = protocol.run(ex.msg, ex)
   sessions.untrack(ex.sid, ex.request_id, ex)
   respond(ex, res)
@@ -146,18 +146,23 @@ local function exchange_failed(err, ex)
 end
 
 function H.run_request(msg, sid, state, chan)
-  if sessions.running(sid, msg.id) then
+  local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v, request_id = msg.id,
+                            can_request = true, msg = msg, held = false, answered = false }, Ex)
+  if not sessions.track(sid, msg.id, ex) then
     -- An id names a request until it is answered: a second one could be
     -- neither cancelled nor told apart from the first.
     return chan:finish(jsonrpc.error(msg.id, jsonrpc.INVALID_REQUEST,
                                      "Invalid Request: a request with this id is still in progress"))
   end
-  -- held: the session does not expire while its request runs (respond lets go).
-  local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v,
-                            request_id = msg.id, can_request = true, msg = msg, held = true }, Ex)
-  core.session_hold(sid, true)
   -- ex is the argument of the task and of its error handler: no closure per request.
   runtime.spawn(run_exchange, exchange_failed, protocol.budget_for(msg), ex)
+  -- Not answered yet, so suspended: the session must not expire under it
+  -- (respond lets go). One answered at once needed no hold: nothing expires
+  -- a session while Lua runs.
+  if not ex.answered then
+    ex.held = true
+    core.session_hold(sid, true)
+  end
 end
 
 -- Notifications and responses from a session's client.
@@ -193,14 +198,13 @@ local function session_of(req, handle)
     H.reject(handle, 400, jsonrpc.INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
     return nil
   end
-  local state = sessions.get(sid)
+  local state = sessions.get(sid, true)
   -- Only Streamable HTTP sessions: script sessions and legacy ones share the
   -- id space but are not reachable here.
   if not state or state.kind ~= "http" then
     H.reject(handle, 404, -32001, "Session not found")
     return nil
   end
-  core.session_touch(sid)
   return sid, state
 end
 

@@ -29,13 +29,17 @@ function S.running(sid, id)
   return t and t[id]
 end
 
+-- Tracks ex as the request running under id; false when one already is.
 function S.track(sid, id, ex)
   local t = S.inflight[sid]
   if not t then
     t = {}
     S.inflight[sid] = t
+  elseif t[id] ~= nil then
+    return false
   end
   t[id] = ex
+  return true
 end
 
 -- Drops ex if it is still the one running under id. The session's table
@@ -58,17 +62,20 @@ function S.create(state, prefixed_ids, ephemeral)
   return sid
 end
 
-function S.get(sid)
+-- touch: the lookup is also activity on the session (its idle timeout
+-- starts again), which costs no second lookup in the core.
+function S.get(sid, touch)
   if type(sid) ~= "string" then return nil end
   local state = S.cache[sid]
   if state then
     -- The decoded copy is current; only the session's existence is news.
-    if core.session_exists(sid) then return state end
+    if (touch and core.session_touch or core.session_exists)(sid) then return state end
     S.cache[sid] = nil
     return nil
   end
   local exists, data = core.session_get(sid)
   if not exists then return nil end
+  if touch then core.session_touch(sid) end
   state = data and json.decode(data) or {}
   if type(state) ~= "table" then state = {} end
   S.cache[sid] = state
