@@ -188,7 +188,7 @@ void mw_conn_close(mw_conn_t *c) {
 
 static void on_close(uv_handle_t *h) {
   mw_conn_t *c = h->data;
-  mw_req_free(c->req);
+  mw_req_free(NULL, c->req); /* the server may be going away */
   mw_free(c->inbuf);
   mw_free(c);
 }
@@ -223,7 +223,7 @@ void mw_conn_end(mw_conn_t *c) {
   if (c->state == MW_CONN_CLOSING || c->state == MW_CONN_LINGER) return;
   detach_stream(c);
   release_handler(c);
-  mw_req_free(c->req);
+  mw_req_free(&c->server->req_pool, c->req);
   c->req = NULL;
   c->state = MW_CONN_LINGER; /* no more requests are parsed */
   mw_tlist_remove(&c->tnode);
@@ -318,7 +318,7 @@ static void feed(mw_conn_t *c, const char *data, size_t len) {
   mw_server_t *s = c->server;
   c->in_parse = true;
   while (len > 0 && c->state == MW_CONN_READING) {
-    if (!c->req) c->req = mw_req_new(&s->parser_settings, c);
+    if (!c->req) c->req = mw_req_new(&s->req_pool, &s->parser_settings, c);
     llhttp_t *p = &c->req->parser;
     llhttp_errno_t err = llhttp_execute(p, data, len);
     size_t used = len;
@@ -364,7 +364,7 @@ void mw_conn_process_input(mw_conn_t *c) {
 /* After a response: either back to reading requests or a graceful close. */
 static void finish_exchange(mw_conn_t *c) {
   release_handler(c);
-  mw_req_free(c->req);
+  mw_req_free(&c->server->req_pool, c->req);
   c->req = NULL;
   c->head_only = false;
   if (!c->keep_alive || c->server->shutting_down) {
@@ -497,7 +497,7 @@ int mw_conn_sse_start(mw_conn_t *c, const mw_kv_t *hdrs, size_t nhdrs) {
   if (conn_write(c, data, len, NULL, data) < 0) return -EPIPE;
   bool head_only = c->head_only;
   /* The stream no longer needs its request; a Lua stream handle stays bound. */
-  mw_req_free(c->req);
+  mw_req_free(&c->server->req_pool, c->req);
   c->req = NULL;
   if (c->gen) {
     mw_gen_unref(c->gen);

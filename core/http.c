@@ -8,19 +8,62 @@
 
 #include "common.h"
 
-mw_req_t *mw_req_new(const llhttp_settings_t *settings, void *owner) {
-  mw_req_t *r = mw_calloc(1, sizeof *r);
+/* Pooled requests: enough for the connections busy at once under load, and
+ * only buffers of a common request's size, so the pool stays under ~1 MiB. */
+#define POOL_MAX 128
+#define POOL_MAX_BUF 4096
+
+mw_req_t *mw_req_new(mw_req_pool_t *pool, const llhttp_settings_t *settings, void *owner) {
+  mw_req_t *r = pool ? pool->spare : NULL;
+  if (r) {
+    pool->spare = r->next_spare;
+    pool->n--;
+    /* Everything but the buffers starts over. */
+    *r = (mw_req_t){.head = r->head,
+                    .head_cap = r->head_cap,
+                    .hdrs = r->hdrs,
+                    .hdrs_cap = r->hdrs_cap,
+                    .body = r->body,
+                    .body_cap = r->body_cap};
+  } else {
+    r = mw_calloc(1, sizeof *r);
+  }
   llhttp_init(&r->parser, HTTP_REQUEST, settings);
   r->parser.data = owner;
   return r;
 }
 
-void mw_req_free(mw_req_t *r) {
-  if (!r) return;
+static void req_dispose(mw_req_t *r) {
   mw_free(r->head);
   mw_free(r->hdrs);
   mw_free(r->body);
   mw_free(r);
+}
+
+void mw_req_free(mw_req_pool_t *pool, mw_req_t *r) {
+  if (!r) return;
+  if (!pool || pool->n == POOL_MAX || r->head_cap > POOL_MAX_BUF ||
+      r->hdrs_cap * sizeof *r->hdrs > POOL_MAX_BUF) {
+    req_dispose(r);
+    return;
+  }
+  if (r->body_cap > POOL_MAX_BUF) {
+    mw_free(r->body);
+    r->body = NULL;
+    r->body_cap = 0;
+  }
+  r->next_spare = pool->spare;
+  pool->spare = r;
+  pool->n++;
+}
+
+void mw_req_pool_dispose(mw_req_pool_t *pool) {
+  while (pool->spare) {
+    mw_req_t *r = pool->spare;
+    pool->spare = r->next_spare;
+    req_dispose(r);
+  }
+  pool->n = 0;
 }
 
 static int head_append(mw_req_t *r, const char *at, size_t len, bool lower) {

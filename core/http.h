@@ -1,6 +1,7 @@
 /* HTTP/1.1 request state and response helpers. A request (with its llhttp
  * parser) exists only while one is being read or handled; an idle keep-alive
- * connection or an SSE stream holds none. */
+ * connection or an SSE stream holds none. Finished requests wait in the
+ * server's pool, buffers and all, for the next one read on any connection. */
 #ifndef MW_HTTP_H
 #define MW_HTTP_H
 
@@ -23,21 +24,33 @@ typedef struct mw_req {
   uint32_t url_off, url_len;
   mw_header_span_t *hdrs; /* owned */
   uint32_t nhdrs, hdrs_cap;
-  char *body; /* owned; NULL when empty */
+  char *body; /* owned; NULL until a body arrives (a pooled request keeps a small one) */
   size_t body_len, body_cap;
-  int error_status; /* set by a parser callback that rejects the request */
-  uint8_t method;   /* llhttp_method_t */
-  bool in_field;    /* a header name is being received */
-  bool complete;    /* on_message_complete seen */
+  struct mw_req *next_spare; /* the pool's list link while pooled */
+  int error_status;          /* set by a parser callback that rejects the request */
+  uint8_t method;            /* llhttp_method_t */
+  bool in_field;             /* a header name is being received */
+  bool complete;             /* on_message_complete seen */
   bool keep_alive;
   bool http10;
   bool head_done; /* on_headers_complete seen */
 } mw_req_t;
 
-/* Allocates a request with a fresh parser; `settings` and `owner` are borrowed
- * (parser.data = owner). */
-mw_req_t *mw_req_new(const llhttp_settings_t *settings, void *owner);
-void mw_req_free(mw_req_t *r);
+/* Spare requests. A keep-alive client's every request would otherwise
+ * malloc and free the request, its head, header list and body buffers. */
+typedef struct mw_req_pool {
+  mw_req_t *spare; /* owned, linked by next_spare */
+  unsigned n;
+} mw_req_pool_t;
+
+/* A request with a fresh parser, from the pool when it has one (pool may be
+ * NULL); `settings` and `owner` are borrowed (parser.data = owner). */
+mw_req_t *mw_req_new(mw_req_pool_t *pool, const llhttp_settings_t *settings, void *owner);
+/* Gives r back to the pool (a bounded number, with small buffers only), or
+ * frees it when pool is NULL or full. Accepts NULL. */
+void mw_req_free(mw_req_pool_t *pool, mw_req_t *r);
+/* Frees every pooled request. */
+void mw_req_pool_dispose(mw_req_pool_t *pool);
 
 /* Appends parser data to the head; returns 0 or -E2BIG past MW_HTTP_MAX_HEAD. */
 int mw_req_add_url(mw_req_t *r, const char *at, size_t len);

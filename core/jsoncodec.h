@@ -28,7 +28,11 @@
  *                        escapes); raises json.lua's { code = "json_encode",
  *                        message = ... } for values JSON cannot hold
  *                        (functions, NaN, non-string/number keys, nesting
- *                        deeper than 1000, which includes cycles). */
+ *                        deeper than 1000, which includes cycles).
+ *   decoder(array_mt, fallback), encoder(array_mt, object_mt)
+ *                        decode(s) and encode(v) with those arguments bound;
+ *                        the decoder hands anything but a string to
+ *                        fallback(...) and returns what it returns. */
 int mw_jsoncodec_open(lua_State *L);
 
 #endif

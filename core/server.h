@@ -77,11 +77,12 @@ struct mw_server {
   mw_eventlog_limits_t log_limits;
   mw_cors_t cors;
   llhttp_settings_t parser_settings;
-  char *read_buf;   /* owned; shared by all reads: parsing is synchronous */
-  mw_gen_t *gen;    /* current Lua generation; holds one reference */
-  mw_list_t gens;   /* every generation not yet freed (current and retired) */
-  bool access_hook; /* a plugin wants a record of every response (on_response) */
-  mw_list_t access; /* mw_access_t waiting to be handed to Lua */
+  mw_req_pool_t req_pool; /* owned: finished requests kept for the next ones */
+  char *read_buf;         /* owned; shared by all reads: parsing is synchronous */
+  mw_gen_t *gen;          /* current Lua generation; holds one reference */
+  mw_list_t gens;         /* every generation not yet freed (current and retired) */
+  bool access_hook;       /* a plugin wants a record of every response (on_response) */
+  mw_list_t access;       /* mw_access_t waiting to be handed to Lua */
   bool access_flush_queued;
   uint32_t gen_seq;     /* id of the newest generation built */
   char *reload_error;   /* owned; message of the last failed reload, NULL after success */

@@ -121,4 +121,17 @@ for _ = 1, 400 do
     check(m)
   end
 end
+-- Not a string: both answer nil and the same message (a number is read as its text).
+for _, v in ipairs({ 42, 1.5, {}, true, print }) do
+  local a, ea = fast.decode(v)
+  local b, eb = slow.decode(v)
+  if not same(a, b) or ea ~= eb then
+    bad = bad + 1 print('differs for a ' .. type(v) .. ': ' .. tostring(ea) .. ' | ' .. tostring(eb))
+  end
+end
+local a, ea = fast.decode()
+local b, eb = slow.decode()
+if a ~= nil or b ~= nil or ea ~= eb then
+  bad = bad + 1 print('differs for no argument: ' .. tostring(ea) .. ' | ' .. tostring(eb))
+end
 return bad

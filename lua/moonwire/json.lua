@@ -29,8 +29,6 @@
 -- Assumes LC_NUMERIC is "C" (so unless the process calls setlocale): string.format("%g") follows it.
 local cjson = require "cjson"
 local has_codec, codec = pcall(require, "moonwire.jsoncodec")
-local cdecode = has_codec and codec.decode or nil
-local cencode = has_codec and codec.encode or nil
 
 local type, next, tostring, tonumber = type, next, tostring, tonumber
 local getmetatable, setmetatable, pcall, error = getmetatable, setmetatable, pcall, error
@@ -230,9 +228,6 @@ local OUT_OF_RANGE = "number out of range (beyond a double)"
 -- Decodes one JSON text. Returns the value, or nil and a message if `s` is not valid JSON, nests
 -- deeper than 1000 or holds a number too large for a double. Never throws for bad input.
 function M.decode(s)
-  if cdecode and type(s) == "string" then
-    return cdecode(s, array_mt)
-  end
   local ok, v = pcall(cj.decode, s)
   if not ok then
     return nil, v
@@ -426,9 +421,6 @@ end
 -- Throws { code = "json_encode", message = ... } for values JSON cannot hold (functions, NaN,
 -- cycles or nesting deeper than 1000, keys other than strings and numbers).
 function M.encode(v)
-  if cencode then
-    return cencode(v, array_mt, object_mt)
-  end
   for _ = 1, 4 do
     local out = encode_once(v)
     repl = nil
@@ -437,6 +429,13 @@ function M.encode(v)
     end
   end
   error({ code = "json_encode", message = "placeholder collision" })
+end
+
+-- In the server, the C codec is json.decode and json.encode themselves (strings only: the
+-- decoder passes anything else to the path above, which says what is wrong).
+if has_codec then
+  M.decode = codec.decoder(array_mt, M.decode)
+  M.encode = codec.encoder(array_mt, object_mt)
 end
 
 return M

@@ -106,8 +106,9 @@ function Chan:finish(response)
   end
 end
 
--- Exchanges: one per request, see protocol.lua.
-local Ex = {}
+-- Exchanges: one per request, see protocol.lua. Their defaults live in Ex:
+-- fewer fields to fill per request.
+local Ex = { can_request = true, held = false, answered = false }
 Ex.__index = Ex
 
 function Ex:emit(msg) self.chan:send(msg) end
@@ -147,7 +148,7 @@ end
 
 function H.run_request(msg, sid, state, chan)
   local ex = setmetatable({ chan = chan, sid = sid, state = state, version = state.v, request_id = msg.id,
-                            can_request = true, msg = msg, held = false, answered = false }, Ex)
+                            msg = msg }, Ex)
   if not sessions.track(sid, msg.id, ex) then
     -- An id names a request until it is answered: a second one could be
     -- neither cancelled nor told apart from the first.

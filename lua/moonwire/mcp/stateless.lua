@@ -220,7 +220,10 @@ end
 
 -- Exchange ----------------------------------------------------------------------
 
-local Ex = {}
+-- What every exchange here has the same value for is read from Ex itself:
+-- fewer fields to fill per request. mode changes on the exchange once it
+-- streams (json -> sse | gone).
+local Ex = { version = V, v = V, can_request = false, mode = "json" }
 Ex.__index = Ex
 
 -- Progress and (opted-in) logs stream on this very POST response.
@@ -497,9 +500,8 @@ function S.post(req, handle, msgs, batch)
   -- A request is its own session here, so ex is its own state too (v, caps,
   -- info, level): one table fewer per request.
   local ex = setmetatable({
-    handle = handle, mode = "json", method = method, name = name, request_id = id,
-    version = V, can_request = false, responses = answers, msg = msg, state = false,
-    v = V, caps = meta[META_CAPS], info = meta[META_INFO], level = protocol.LEVELS[level] and level or nil,
+    handle = handle, method = method, name = name, request_id = id, responses = answers, msg = msg,
+    state = false, caps = meta[META_CAPS], info = meta[META_INFO], level = protocol.LEVELS[level] and level or nil,
   }, Ex)
   ex.state = ex
   runtime.spawn(run_exchange, exchange_failed, protocol.budget_for(msg), ex)
