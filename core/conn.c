@@ -127,10 +127,7 @@ static int conn_write(mw_conn_t *c, const char *data, size_t len, mw_frame_t *fr
 /* ---- lifecycle -------------------------------------------------------- */
 
 static void release_handler(mw_conn_t *c) {
-  if (c->lua_handle) {
-    c->lua_handle->conn = NULL;
-    c->lua_handle = NULL;
-  }
+  mw_handles_unbind(&c->server->handles, c);
   if (c->gen) {
     mw_gen_unref(c->gen);
     c->gen = NULL;

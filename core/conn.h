@@ -17,13 +17,6 @@ typedef enum {
 
 typedef enum { MW_SSE_NONE, MW_SSE_LUA, MW_SSE_SESSION, MW_SSE_CHANNEL } mw_sse_kind_t;
 
-/* What a Lua userdata for a request or a plain stream points at. The
- * connection clears `conn` when it can no longer be used, so a handler that
- * answers after its client left finds NULL instead of freed memory. */
-typedef struct mw_lhandle {
-  mw_conn_t *conn;
-} mw_lhandle_t;
-
 struct mw_conn {
   uv_tcp_t tcp;         /* tcp.data = this */
   mw_server_t *server;  /* borrowed; outlives every connection */
@@ -42,19 +35,19 @@ struct mw_conn {
   bool head_only;   /* HEAD request: no body goes out */
   bool in_parse;    /* feed() is on the stack: it resumes parsing itself */
   bool close_after_flush;
-  bool reading;             /* uv_read_start is in effect */
-  bool queued;              /* on the server's deferred-input list */
-  bool replaying;           /* catching up from a replay log, paced by the write queue */
-  bool answering;           /* a Lua stream that is one request's response (2026-07-28
-                               POST): shutdown lets it finish like a request */
-  mw_gen_t *gen;            /* reference held while a Lua handler owes the response */
-  mw_lhandle_t *lua_handle; /* borrowed; the Lua userdata pointing here, or NULL */
-  uint64_t replay_after;    /* while replaying: seq of the last event sent */
-  uint64_t req_start_ms;    /* loop time the current request began (access records) */
-  uint64_t stall_until_ms;  /* test hook (mw_channel_stall): nothing, not even a heartbeat,
-                               is written before this loop time; 0 = not stalled */
-  char peer[46];            /* the client's address as text (INET6_ADDRSTRLEN), "" until
-                               mw_conn_peer first asks: one getpeername per connection */
+  bool reading;            /* uv_read_start is in effect */
+  bool queued;             /* on the server's deferred-input list */
+  bool replaying;          /* catching up from a replay log, paced by the write queue */
+  bool answering;          /* a Lua stream that is one request's response (2026-07-28
+                              POST): shutdown lets it finish like a request */
+  mw_gen_t *gen;           /* reference held while a Lua handler owes the response */
+  uint32_t lua_handle;     /* slot + 1 in server->handles of the Lua handle bound here, 0: none */
+  uint64_t replay_after;   /* while replaying: seq of the last event sent */
+  uint64_t req_start_ms;   /* loop time the current request began (access records) */
+  uint64_t stall_until_ms; /* test hook (mw_channel_stall): nothing, not even a heartbeat,
+                              is written before this loop time; 0 = not stalled */
+  char peer[46];           /* the client's address as text (INET6_ADDRSTRLEN), "" until
+                              mw_conn_peer first asks: one getpeername per connection */
   union {
     struct {
       mw_session_t *session; /* borrowed; the session detaches us before it is freed */

@@ -9,8 +9,9 @@
 #include "common.h"
 
 /* Pooled requests: enough for the connections busy at once under load, and
- * only buffers of a common request's size, so the pool stays under ~1 MiB. */
-#define POOL_MAX 128
+ * only buffers of a common request's size: under ~800 KiB at most, ~130 KiB for
+ * requests of a few hundred bytes. */
+#define POOL_MAX 64
 #define POOL_MAX_BUF 4096
 
 mw_req_t *mw_req_new(mw_req_pool_t *pool, const llhttp_settings_t *settings, void *owner) {

@@ -25,7 +25,6 @@
 #include "sign.h"
 #include "sse.h"
 
-#define HANDLE_MT "moonwire.handle"
 #define TIMER_MT "moonwire.timer"
 #define MAX_RESPONSE_HEADERS 64
 
@@ -35,43 +34,20 @@ static mw_server_t *server_of(lua_State *L) {
 
 /* ---- request handles -------------------------------------------------- */
 
-/* The handle metatable is also kept under this key: a pointer-keyed registry
- * read is cheaper than luaL_checkudata's lookup by name, and every response
- * function checks a handle. */
-static char handle_mt_key;
-
-static mw_lhandle_t *check_handle(lua_State *L, int idx) {
-  mw_lhandle_t *h = lua_touserdata(L, idx);
-  if (h && lua_getmetatable(L, idx)) {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &handle_mt_key);
-    bool ok = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (ok) return h;
-  }
-  luaL_typeerror(L, idx, HANDLE_MT);
-  return NULL;
-}
-
-static int handle_gc(lua_State *L) {
-  mw_lhandle_t *h = check_handle(L, 1);
-  if (h->conn && h->conn->lua_handle == h) h->conn->lua_handle = NULL;
-  h->conn = NULL;
-  return 0;
-}
-
-mw_lhandle_t *mw_luacore_push_handle(lua_State *L, mw_conn_t *c) {
-  mw_lhandle_t *h = lua_newuserdatauv(L, sizeof *h, 0);
-  h->conn = c;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &handle_mt_key);
-  lua_setmetatable(L, -2);
-  c->lua_handle = h;
-  return h;
-}
-
-/* The connection behind a handle, or NULL once the client is gone or answered. */
+/* The connection behind the handle at idx, or NULL once it no longer refers
+ * to one (answered, client gone, handed to a stream). */
 static mw_conn_t *handle_conn(lua_State *L, int idx) {
-  mw_lhandle_t *h = check_handle(L, idx);
-  return h->conn;
+  mw_conn_t *c;
+  if (lua_type(L, idx) != LUA_TLIGHTUSERDATA ||
+      !mw_handles_get(&server_of(L)->handles, lua_touserdata(L, idx), &c))
+    luaL_typeerror(L, idx, "moonwire.handle");
+  return c;
+}
+
+void *mw_luacore_push_handle(lua_State *L, mw_conn_t *c) {
+  void *v = mw_handles_bind(&server_of(L)->handles, c);
+  lua_pushlightuserdata(L, v);
+  return v;
 }
 
 /* Collects a Lua table {name = "value"} into `kv`; the strings stay anchored
@@ -159,11 +135,9 @@ static int l_is_open(lua_State *L) {
 
 /* Hands a BUSY connection to a C-managed stream: the script's handle lets go. */
 static mw_conn_t *take_conn(lua_State *L) {
-  mw_lhandle_t *h = check_handle(L, 1);
-  mw_conn_t *c = h->conn;
+  mw_conn_t *c = handle_conn(L, 1);
   if (!c || c->state != MW_CONN_BUSY) return NULL;
-  h->conn = NULL;
-  c->lua_handle = NULL;
+  mw_handles_unbind(&server_of(L)->handles, c);
   return c;
 }
 
@@ -200,26 +174,22 @@ static int l_session_attach(lua_State *L) {
     lua_pushliteral(L, "no-session");
     return 2;
   }
-  mw_lhandle_t *h = check_handle(L, 1);
-  mw_conn_t *c = h->conn;
+  mw_conn_t *c = handle_conn(L, 1);
   if (!c || c->state != MW_CONN_BUSY) {
     luaL_pushfail(L);
     lua_pushliteral(L, "closed");
     return 2;
   }
   bool gap = false;
+  bool prime = lua_isnoneornil(L, 6) || lua_toboolean(L, 6);
   /* The handle stays bound until the attach succeeded, so the caller can
    * still answer 404/400 when the stream is unknown. */
-  h->conn = NULL;
-  c->lua_handle = NULL;
-  bool prime = lua_isnoneornil(L, 6) || lua_toboolean(L, 6);
   if (mw_session_attach(ss, c, (uint32_t)no, last, kv, n, prime, &gap) < 0) {
-    h->conn = c;
-    c->lua_handle = h;
     luaL_pushfail(L);
     lua_pushliteral(L, "unknown-stream");
     return 2;
   }
+  mw_handles_unbind(&server_of(L)->handles, c);
   lua_pushboolean(L, 1);
   lua_pushboolean(L, gap);
   return 2;
@@ -1362,11 +1332,6 @@ int mw_luacore_open(lua_State *L) {
       {"config", l_config},
       {NULL, NULL},
   };
-  if (luaL_newmetatable(L, HANDLE_MT)) {
-    lua_pushcfunction(L, handle_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &handle_mt_key);
   if (luaL_newmetatable(L, TIMER_MT)) {
     lua_pushcfunction(L, timer_gc);
     lua_setfield(L, -2, "__gc");

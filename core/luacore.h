@@ -9,8 +9,9 @@
 #include "conn.h"
 #include "script.h"
 
-/* Pushes a request handle userdata bound to `c` and links it from c->lua_handle. */
-mw_lhandle_t *mw_luacore_push_handle(lua_State *L, mw_conn_t *c);
+/* Binds a request handle to `c` (c has none bound) and pushes it; returns
+ * its value (a light userdata, see handles.h). */
+void *mw_luacore_push_handle(lua_State *L, mw_conn_t *c);
 
 /* Arms (ms > 0) or clears (0) a time budget on the main thread of `L`: past
  * it, running Lua code raises an error. Used around script loading. */

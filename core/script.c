@@ -440,10 +440,13 @@ void mw_gen_dispatch(mw_gen_t *g, mw_conn_t *c) {
     mw_server_error(g->server, c, 503, "script memory full");
     return;
   }
-  mw_lhandle_t *h = lua_touserdata(L, -1);
+  void *handle = lua_touserdata(L, -1);
   c->gen = g;
   mw_gen_ref(g);
-  if (!mw_gen_pcall(g, 2, 0, "request dispatch failed") && h->conn == c && c->state == MW_CONN_BUSY)
+  if (mw_gen_pcall(g, 2, 0, "request dispatch failed")) return;
+  /* Still bound to its handle and unanswered: nobody else will answer. */
+  mw_conn_t *bound;
+  if (mw_handles_get(&g->server->handles, handle, &bound) && bound == c && c->state == MW_CONN_BUSY)
     mw_server_error(g->server, c, 500, "internal error");
 }
 

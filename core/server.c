@@ -684,6 +684,7 @@ void mw_server_shutdown(mw_server_t *s) {
 
 void mw_server_dispose(mw_server_t *s) {
   mw_req_pool_dispose(&s->req_pool);
+  mw_handles_dispose(&s->handles);
   mw_cors_dispose(&s->cors);
   mw_free(s->read_buf);
   mw_free(s->reload_error);

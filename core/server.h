@@ -9,6 +9,7 @@
 #include "common.h"
 #include "config.h"
 #include "eventlog.h"
+#include "handles.h"
 #include "hmap.h"
 #include "http.h"
 #include "tlist.h"
@@ -78,6 +79,7 @@ struct mw_server {
   mw_cors_t cors;
   llhttp_settings_t parser_settings;
   mw_req_pool_t req_pool; /* owned: finished requests kept for the next ones */
+  mw_handles_t handles;   /* owned: what the Lua handles of requests refer to */
   char *read_buf;         /* owned; shared by all reads: parsing is synchronous */
   mw_gen_t *gen;          /* current Lua generation; holds one reference */
   mw_list_t gens;         /* every generation not yet freed (current and retired) */

@@ -238,7 +238,7 @@ function H.post(req, handle)
 
   -- Any MCP-Protocol-Version that is not a session revision is the
   -- stateless path's to judge (it answers -32022 for unknown ones).
-  local stateless = stateless_module()
+  local stateless = stateless_mod or stateless_module()
   if stateless.claims(req, msgs, batch) then return stateless.post(req, handle, msgs, batch) end
 
   -- Plugin incoming filters see every message before the protocol does; the

@@ -125,11 +125,9 @@ local function header_text(raw)
 end
 
 -- Mcp-Param-<Name> headers must mirror the tool arguments whose schema says
--- "x-mcp-header": "<Name>". Returns nil or a mismatch message.
-local function check_param_headers(req, params)
-  local tool = registry.tools[params.name] -- string keys only: nil for any other name
-  local list = tool and tool.header_params
-  if not list then return nil end
+-- "x-mcp-header": "<Name>" (list: the tool's header_params). Returns nil or a
+-- mismatch message.
+local function check_param_headers(req, params, list)
   local args = type(params.arguments) == "table" and params.arguments or {}
   for _, p in ipairs(list) do
     local prop, hname = p[1], p[2]
@@ -202,8 +200,9 @@ local function validate(req, handle, msg)
       return false
     end
   end
-  if msg.method == "tools/call" then
-    local why = check_param_headers(req, params)
+  local tool = msg.method == "tools/call" and registry.tools[params.name] -- string keys only
+  if tool and tool.header_params then
+    local why = check_param_headers(req, params, tool.header_params)
     if why then
       fail(handle, 400, id, HEADER_MISMATCH, "Header mismatch: " .. why)
       return false
