@@ -381,18 +381,31 @@ async function target7() {
   try {
     [s, t] = await withStreams(mw, n, ['--mode', 'mcp', '--rate', '4000', '--inflight', '400', '--mark', 'notifications/tools/list_changed',
       '--hold', '8', '--duration', '120'], async () => {
-      const g0 = await gen();
-      const t0 = Date.now();
-      fs.writeFileSync(path.join(dir, 'tools.lua'), tools(101));
-      let g = g0;
-      while (g === g0 && Date.now() - t0 < 5000) g = await gen();
-      const serving = Date.now() - t0;
-      // SIGHUP skips the file watch's 100 ms debounce: the reload itself.
+      // Three edits, 1 s apart (each list_changed broadcast is over by then); the first one's
+      // list_changed arrivals are the ones timed. One edit is one sample on a shared host: the
+      // figure is the median of the three, all three kept.
+      const edit = async (count) => {
+        const g0 = await gen();
+        const t0 = Date.now();
+        fs.writeFileSync(path.join(dir, 'tools.lua'), tools(count));
+        let g = g0;
+        while (g === g0 && Date.now() - t0 < 5000) g = await gen();
+        return { t0, ms: Date.now() - t0 };
+      };
+      const edits = [];
+      for (let i = 0; i < 3; i++) {
+        if (i) await new Promise((r) => setTimeout(r, 1000));
+        edits.push(await edit(101 + i));
+      }
+      const serving = edits.map((e) => e.ms);
+      // SIGHUP skips the file watch's debounce: the reload itself.
+      const g = await gen();
       const t1 = Date.now();
       process.kill(mw.pid, 'SIGHUP');
       let g2 = g;
       while (g2 === g && Date.now() - t1 < 5000) g2 = await gen();
-      return { written_us: t0 * 1000, serving_ms: serving, sighup_serving_ms: Date.now() - t1 };
+      return { written_us: edits[0].t0 * 1000, serving_ms: [...serving].sort((a, b) => a - b)[1], serving_each_ms: serving,
+        sighup_serving_ms: Date.now() - t1 };
     });
   } finally { await mw.stop(); }
   const logText = fs.readFileSync(path.join(LOGS, 'moonwire.log'), 'utf8');
@@ -400,12 +413,13 @@ async function target7() {
   const arrivalMax = (s.mark.max_us - t.written_us) / 1000;
   const arrivalP99 = (s.mark.p99_us - t.written_us) / 1000;
   targets.push({ n: 7, name: `Hot reload, 100 tools, ${fmt(n)} sessions`, goal: 'new generation serving ≤ 100 ms; list_changed to all ≤ 1 s; none dropped',
-    moonwire: `serving ${t.serving_ms} ms after the file write (${t.sighup_serving_ms} ms after SIGHUP); list_changed at ${fmt(s.mark.count)} sessions, p99 ${fmt(arrivalP99)} ms, last ${fmt(arrivalMax)} ms; ${s.failed} failed, ${s.open_at_end} open at end`,
+    moonwire: `serving ${t.serving_ms} ms after the file write (median of 3 edits: ${t.serving_each_ms.join(', ')} ms; ${t.sighup_serving_ms} ms after SIGHUP); list_changed at ${fmt(s.mark.count)} sessions, p99 ${fmt(arrivalP99)} ms, last ${fmt(arrivalMax)} ms; ${s.failed} failed, ${s.open_at_end} open at end`,
     anchors: '—', met: t.serving_ms <= 100 && s.mark.count === n && arrivalMax <= 1000 && s.failed === 0 });
   section('7. Hot reload', `${fmt(n)} MCP sessions with GET streams; the scripts directory holds 100 tools; the benchmark
-rewrites it with 101 and polls a route returning \`mw.generation()\` until the answer changes, then
-sends SIGHUP and does the same. The file path includes the watcher's 100 ms debounce (editors write
-in bursts). list_changed arrival is timed by mw-loadgen per stream, from the file write.
+rewrites it with 101 and polls a route returning \`mw.generation()\` until the answer changes, twice
+more (102, 103 tools) a second apart, then sends SIGHUP and does the same. The figure is the median
+of the three edits. The file path includes the watcher's 50 ms debounce (editors write in
+bursts). list_changed arrival is timed by mw-loadgen per stream, from the first file write.
 Reload log lines: ${(logText.match(/scripts reloaded.*/g) || []).slice(-2).map((l) => '`' + l.slice(0, 160) + '`').join(', ')}`);
 }
 
