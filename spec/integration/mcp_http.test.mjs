@@ -223,6 +223,18 @@ describe('Streamable HTTP transport rules (2025 session revisions)', () => {
     assert.deepEqual(byId, { 1: 'one', two: 'two' });
   });
 
+  it('in a batch that turns into a stream, the answers made before it did are sent on it too', async () => {
+    const sid = await session(srv, { version: '2025-03-26' });
+    // echo answers at once (a JSON answer so far); logs then sends notifications, so the
+    // response becomes an SSE stream.
+    const r = await post(srv, [call(1, 'echo', { text: 'first' }), call(2, 'logs')], { sid, version: '2025-03-26' });
+    assert.equal(r.res.status, 200, r.text);
+    assert.match(r.res.headers.get('content-type'), /^text\/event-stream/);
+    const answers = Object.fromEntries(r.msgs.filter((m) => m.id !== undefined).map((m) => [m.id, text(m)]));
+    assert.deepEqual(answers, { 1: 'first', 2: 'logged' });
+    assert.ok(r.msgs.some((m) => m.method === 'notifications/message'));
+  });
+
   it('a tool result JSON cannot hold is answered as the tool\'s error, alone and in a batch; the session goes on', async () => {
     const sid = await session(srv, { version: '2025-03-26' });
     for (const name of ['unencodable', 'nan']) {

@@ -68,6 +68,11 @@ function Chan:upgrade()
   -- Even when the client already left, the stream exists: what we send is
   -- kept for a resume by GET + Last-Event-ID.
   self.mode = "sse"
+  -- Answers of a batch made while the response was still JSON go first.
+  if self.batch then
+    for _, text in ipairs(self.results) do core.session_send(self.sid, no, nil, text) end
+    self.results = {}
+  end
   return ok ~= nil or true
 end
 
