@@ -623,14 +623,6 @@ static int l_decode_bound(lua_State *L) {
   return l_decode(L);
 }
 
-static int l_decoder(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_settop(L, 2);
-  lua_pushcclosure(L, l_decode_bound, 2);
-  return 1;
-}
-
 static int l_encode_bound(lua_State *L) {
   lua_settop(L, 1);
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -638,17 +630,29 @@ static int l_encode_bound(lua_State *L) {
   return l_encode(L);
 }
 
-static int l_encoder(lua_State *L) {
+/* fn closed over the two arguments: a table, then a value of type `second`. */
+static int bind(lua_State *L, int second, lua_CFunction fn) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 2, second);
   lua_settop(L, 2);
-  lua_pushcclosure(L, l_encode_bound, 2);
+  lua_pushcclosure(L, fn, 2);
   return 1;
 }
 
+static int l_decoder(lua_State *L) {
+  return bind(L, LUA_TFUNCTION, l_decode_bound);
+}
+
+static int l_encoder(lua_State *L) {
+  return bind(L, LUA_TTABLE, l_encode_bound);
+}
+
 int mw_jsoncodec_open(lua_State *L) {
-  static const luaL_Reg fns[] = {{"decode", l_decode},   {"encode", l_encode}, {"decoder", l_decoder},
-                                 {"encoder", l_encoder}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"decode", l_decode},
+                                 {"encode", l_encode},
+                                 {"decoder", l_decoder},
+                                 {"encoder", l_encoder},
+                                 {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

@@ -37,7 +37,7 @@ static mw_server_t *server_of(lua_State *L) {
 /* The connection behind the handle at idx, or NULL once it no longer refers
  * to one (answered, client gone, handed to a stream). */
 static mw_conn_t *handle_conn(lua_State *L, int idx) {
-  mw_conn_t *c;
+  mw_conn_t *c = NULL;
   if (lua_type(L, idx) != LUA_TLIGHTUSERDATA ||
       !mw_handles_get(&server_of(L)->handles, lua_touserdata(L, idx), &c))
     luaL_typeerror(L, idx, "moonwire.handle");
