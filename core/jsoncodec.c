@@ -434,7 +434,12 @@ static const char SHORT_ESCAPE[] = {['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', [
                                     ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't'};
 
 /* The bytes put_string escapes: control characters, '"', '\\' and DEL. */
-static const unsigned char ESCAPED[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1};
+/* clang-format off */
+static const unsigned char ESCAPED[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00-0x0f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10-0x1f */
+    ['"'] = 1, ['\\'] = 1, [0x7f] = 1};
+/* clang-format on */
 
 static void put_string(enc_t *e, const char *s, size_t n) {
   reserve(e, n + 2);

@@ -216,10 +216,6 @@ end
 
 -- stateless.lua requires this module, so it is looked up on first use.
 local stateless_mod
-local function stateless_module()
-  stateless_mod = stateless_mod or require "moonwire.mcp.stateless"
-  return stateless_mod
-end
 
 -- The last Accept value that passed (false: none yet): clients send the
 -- same one every time, and comparing strings is cheaper than parsing them.
@@ -243,7 +239,8 @@ function H.post(req, handle)
 
   -- Any MCP-Protocol-Version that is not a session revision is the
   -- stateless path's to judge (it answers -32022 for unknown ones).
-  local stateless = stateless_mod or stateless_module()
+  stateless_mod = stateless_mod or require "moonwire.mcp.stateless"
+  local stateless = stateless_mod
   if stateless.claims(req, msgs, batch) then return stateless.post(req, handle, msgs, batch) end
 
   -- Plugin incoming filters see every message before the protocol does; the
